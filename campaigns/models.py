@@ -1,0 +1,93 @@
+import secrets
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from mailings.models import Channel, Mailing
+from orgs.models import ApiToken, Org
+
+
+def new_link_id() -> str:
+    return secrets.token_hex(24)
+
+
+class Campaign(models.Model):
+    """A trigger definition: what an application names when something happens, and what it sends."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="campaigns")
+    key = models.CharField(
+        max_length=100,
+        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "Letters, digits, '_', '.', '-'.")],
+        help_text="How applications name this campaign, e.g. order-completed.",
+    )
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    email_mailing = models.ForeignKey(
+        Mailing, on_delete=models.PROTECT, null=True, blank=True, related_name="email_campaigns",
+        limit_choices_to={"channel": Channel.EMAIL},
+    )  # fmt: skip
+    sms_mailing = models.ForeignKey(
+        Mailing, on_delete=models.PROTECT, null=True, blank=True, related_name="sms_campaigns",
+        limit_choices_to={"channel": Channel.SMS},
+    )  # fmt: skip
+    delay_seconds = models.PositiveIntegerField(default=0)
+    # Vendor dialects name campaigns by these: Marketing Cloud's definition GUID, the trigger-launch link.
+    object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    link_id = models.CharField(max_length=64, default=new_link_id, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["org", "key"], name="campaign_key_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    def mailing_for(self, channel: str) -> Mailing | None:
+        return self.email_mailing if channel == Channel.EMAIL else self.sms_mailing
+
+    @property
+    def channels(self) -> list[str]:
+        return [c for c in (Channel.EMAIL, Channel.SMS) if self.mailing_for(c) is not None]
+
+
+class Trigger(models.Model):
+    """One accepted trigger request: what was asked, by whom; its sends are the send log rows."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="triggers")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="triggers")
+    token = models.ForeignKey(ApiToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source = models.CharField(max_length=32, default="api", help_text="api, admin, or the vendor dialect.")
+    reference = models.CharField(
+        max_length=200, blank=True, default="", help_text="The caller's own id for this request."
+    )
+    context = models.JSONField(null=True, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices, blank=True, default="")
+    locale = models.CharField(max_length=35, blank=True, default="")
+    send_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    send_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="trigger_idempotency_key_per_org",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"trigger {self.pk} of {self.campaign_id}"

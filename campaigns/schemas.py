@@ -1,0 +1,62 @@
+"""JSON Schema of the native trigger request: the shape is checked whole before anything else."""
+
+import jsonschema
+
+from orgs.errors import Problem
+
+ATTACHMENT = {
+    "type": "object",
+    "required": ["filename", "content"],
+    "additionalProperties": False,
+    "properties": {
+        "filename": {"type": "string", "minLength": 1, "maxLength": 255},
+        "content_type": {"type": "string", "maxLength": 255},
+        "content": {"type": "string", "description": "base64"},
+    },
+}
+
+RECIPIENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "email": {"type": "string", "maxLength": 254},
+        "phone": {"type": "string", "maxLength": 32},
+        "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "first_name": {"type": "string", "maxLength": 150},
+        "last_name": {"type": "string", "maxLength": 150},
+        "locale": {"type": "string", "maxLength": 35},
+        "attributes": {"type": "object"},
+        "context": {"type": "object"},
+    },
+}
+
+
+def trigger_schema(max_batch: int) -> dict:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["recipients"],
+        "additionalProperties": False,
+        "properties": {
+            "recipients": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": RECIPIENT},
+            "context": {"type": "object"},
+            "channel": {"enum": ["email", "sms"]},
+            "locale": {"type": "string", "maxLength": 35},
+            "delay": {"type": "integer", "minimum": 0, "maximum": 366 * 24 * 3600},
+            "send_at": {"type": "string", "description": "ISO 8601 date-time"},
+            "expires_at": {"type": "string", "description": "ISO 8601 date-time"},
+            "attachments": {"type": "array", "items": ATTACHMENT},
+        },
+    }
+
+
+def schema_problems(schema: dict, data) -> list[Problem]:
+    """Every way `data` breaks `schema`, each named by its path (recipients[2].email)."""
+    problems = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(data):
+        path = ""
+        for part in error.absolute_path:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        problems.append(Problem(path or "body", error.message))
+    return problems

@@ -1,0 +1,43 @@
+from rest_framework import serializers
+
+from mailings.models import Channel, Mailing
+
+from .models import Campaign
+
+
+class OrgMailingField(serializers.PrimaryKeyRelatedField):
+    """A mailing of the request's org and of one channel; another org's mailing does not exist here."""
+
+    def __init__(self, channel: str, **kwargs):
+        self.channel = channel
+        super().__init__(required=False, allow_null=True, **kwargs)
+
+    def get_queryset(self):
+        return Mailing.objects.filter(org=self.context["org"])
+
+    def to_internal_value(self, data):
+        mailing = super().to_internal_value(data)
+        if mailing.channel != self.channel:
+            raise serializers.ValidationError(f"Mailing {mailing.pk} is a {mailing.channel} mailing.")
+        return mailing
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    email_mailing = OrgMailingField(Channel.EMAIL)
+    sms_mailing = OrgMailingField(Channel.SMS)
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "key", "name", "status", "email_mailing", "sms_mailing", "delay_seconds", "object_id",
+            "link_id", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]
+
+    def validate_key(self, value):
+        others = Campaign.objects.filter(org=self.context["org"], key=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError(f"This org already has a campaign with key '{value}'.")
+        return value

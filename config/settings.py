@@ -1,0 +1,175 @@
+"""Herald settings. Every setting comes from the environment, with a default that works with nothing set.
+
+With no environment at all Herald runs on SQLite, Kombu's filesystem transport and an outbox folder, so
+`make run` needs nothing installed by hand. DATABASE_URL, CELERY_BROKER_URL and EMAIL_BACKEND switch it to
+PostgreSQL, Redis and a real provider.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.getenv("HERALD_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return os.getenv(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.getenv(name, default))
+
+
+SECRET_KEY = os.getenv("SECRET_KEY", "herald-dev-only-insecure-key")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = [h for h in os.getenv("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "anymail",
+    "orgs",
+    "recipients",
+    "mailings",
+    "campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite is the embedded default. WAL lets the web process read while the worker writes, IMMEDIATE
+# transactions take the write lock up front (no "database is locked" on lock upgrade), and the timeout
+# makes a writer wait for another instead of failing.
+SQLITE_PATH = VAR_DIR / "herald.sqlite3"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.getenv("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.getenv("STATIC_ROOT", VAR_DIR / "static"))
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.auth.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["orgs.auth.HasScope"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Email: the outbox folder by default (one .eml per message); any Anymail backend in production, e.g.
+# EMAIL_BACKEND=anymail.backends.postmark.EmailBackend with ANYMAIL_POSTMARK_SERVER_TOKEN set.
+EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "mailings.backends.OutboxEmailBackend")
+SMS_BACKEND = os.getenv("SMS_BACKEND", "mailings.sms.OutboxSMSBackend")
+HERALD_OUTBOX_DIR = Path(os.getenv("HERALD_OUTBOX_DIR", VAR_DIR / "outbox"))
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "herald@localhost")
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in os.environ.items()
+    if key.startswith("ANYMAIL_") and key != "ANYMAIL_WEBHOOK_SECRET"
+}
+if os.getenv("ANYMAIL_WEBHOOK_SECRET"):
+    ANYMAIL["WEBHOOK_SECRET"] = os.environ["ANYMAIL_WEBHOOK_SECRET"]
+
+# Celery. Kombu's filesystem transport is the embedded default: it needs no server and, unlike the
+# SQLAlchemy transport on SQLite, does not compete with the app for the database's single write lock.
+CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Longer than any lease or retry delay below, so Redis never re-delivers a task a worker still runs.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "herald"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-sends": {
+        "task": "mailings.tasks.sweep_sends",
+        "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
+    },
+}
+
+# The pipeline's knobs.
+HERALD_CHUNK_SIZE = env_int("HERALD_CHUNK_SIZE", 100)
+HERALD_MAX_BATCH = env_int("HERALD_MAX_BATCH", 1000)
+HERALD_MAX_ATTEMPTS = env_int("HERALD_MAX_ATTEMPTS", 5)
+HERALD_RETRY_BASE_SECONDS = env_int("HERALD_RETRY_BASE_SECONDS", 30)
+HERALD_RETRY_MAX_SECONDS = env_int("HERALD_RETRY_MAX_SECONDS", 3600)
+# A send left `queued` or `sending` this long is taken to be lost by its worker and is re-enqueued.
+HERALD_LEASE_SECONDS = env_int("HERALD_LEASE_SECONDS", 300)
+HERALD_SWEEP_BATCH = env_int("HERALD_SWEEP_BATCH", 5000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+}
+# The domain of the Message-ID Herald gives each email: `<correlation-id@domain>`.
+HERALD_MESSAGE_ID_DOMAIN = os.getenv("HERALD_MESSAGE_ID_DOMAIN", "herald.localhost")
+HERALD_MAX_ATTACHMENTS = env_int("HERALD_MAX_ATTACHMENTS", 10)
+HERALD_MAX_ATTACHMENT_BYTES = env_int("HERALD_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HERALD_MAX_REQUEST_BYTES", 20 * 1024 * 1024)

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from campaigns.api import CampaignViewSet, TriggerViewSet
+from mailings.api import MailingViewSet, SendViewSet
+from recipients.api import RecipientViewSet
+
+from .health import HealthView
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("mailings", MailingViewSet, basename="mailing")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("triggers", TriggerViewSet, basename="trigger")
+router.register("sends", SendViewSet, basename="send")
+router.register("recipients", RecipientViewSet, basename="recipient")
+
+urlpatterns = [
+    path("api/v1/health/", HealthView.as_view(), name="health"),
+    path("api/v1/", include(router.urls)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,114 @@
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from .models import Mailing, Send
+from .rendering import RenderError, render_mailing, template_data
+from .services import mailing_test_send, sends_retrigger
+
+SAMPLE_RECIPIENT = {
+    "email": "ada@example.com",
+    "phone": "+4915112345678",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "external_id": "sample-1",
+    "locale": "",
+    "attributes": {},
+}
+
+
+def framed_html(html: str):
+    # A sandboxed frame: the marketer's HTML shows as the recipient sees it and runs no script here.
+    return format_html(
+        '<iframe sandbox="" srcdoc="{}" '
+        'style="width:100%;max-width:720px;height:420px;border:1px solid #ccc"></iframe>',
+        html,
+    )
+
+
+class TestSendForm(forms.Form):
+    address = forms.CharField(label="Send a test to (email or phone)", max_length=320)
+
+
+@admin.register(Mailing)
+class MailingAdmin(admin.ModelAdmin):
+    list_display = ["name", "channel", "org", "default_locale", "updated_at"]
+    list_filter = ["org", "channel"]
+    search_fields = ["name", "subject"]
+    readonly_fields = ["preview", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["org", "name", "channel", "from_email", "reply_to"]}),
+        ("Content", {"fields": ["subject", "text", "html", "default_locale", "translations"]}),
+        ("Data", {"fields": ["context_schema", "sample_context"]}),
+        ("Preview (from the sample context)", {"fields": ["preview"]}),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Preview")
+    def preview(self, mailing: Mailing):
+        if mailing.pk is None:
+            return "Save the mailing to see its preview."
+        data = template_data(recipient=SAMPLE_RECIPIENT, context=mailing.sample_context)
+        try:
+            rendered = render_mailing(mailing, locale=mailing.default_locale, data=data)
+        except RenderError as exc:
+            return format_html('<strong style="color:#ba2121">Template error in {}</strong>', str(exc))
+        test_url = reverse("admin:mailings_mailing_test_send", args=[mailing.pk])
+        return format_html(
+            "<p><strong>Subject:</strong> {}</p><pre style='white-space:pre-wrap'>{}</pre>{}"
+            '<p><a class="button" href="{}">Send a test…</a></p>',
+            rendered.subject, rendered.text, framed_html(rendered.html) if rendered.html else "", test_url,
+        )  # fmt: skip
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.test_send_view)
+        return [path("<int:pk>/test-send/", view, name="mailings_mailing_test_send"), *super().get_urls()]
+
+    def test_send_view(self, request, pk: int):
+        mailing = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, mailing):
+            return redirect("admin:index")
+        form = TestSendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            send = mailing_test_send(mailing=mailing, address=form.cleaned_data["address"])
+            messages.success(request, f"Test send {send.correlation_id} queued to {send.to_address}.")
+            return redirect(reverse("admin:mailings_send_change", args=[send.pk]))
+        context = {**self.admin_site.each_context(request), "form": form, "mailing": mailing,
+                   "opts": self.model._meta, "title": f"Send a test of {mailing.name}"}  # fmt: skip
+        return render(request, "admin/mailings/test_send.html", context)
+
+
+@admin.register(Send)
+class SendAdmin(admin.ModelAdmin):
+    list_display = ["id", "to_address", "channel", "status", "campaign", "attempts", "created_at", "sent_at"]
+    list_filter = ["status", "channel", "campaign", "created_at"]
+    search_fields = ["to_address", "=correlation_id", "=provider_message_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["campaign"]
+    actions = ["retrigger"]
+    readonly_fields = [
+        "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
+        "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html", "context",
+        "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
+        "provider_message_id", "last_error", "possibly_duplicated", "created_at", "updated_at",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the send log is a record: viewed and re-triggered, never edited
+
+    @admin.display(description="HTML as rendered")
+    def rendered_html(self, send: Send):
+        return framed_html(send.html) if send.html else "—"
+
+    @admin.action(description="Re-trigger selected sends", permissions=["view"])
+    def retrigger(self, request, queryset):
+        created = sends_retrigger(sends=queryset.select_related("recipient"))
+        messages.success(
+            request, f"Re-triggered {len(created)} send(s); each new send links to its original."
+        )

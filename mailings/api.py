@@ -1,0 +1,59 @@
+import uuid
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from orgs.api import OrgScopedViewSet
+
+from .models import Channel, Mailing, Send
+from .serializers import MailingSerializer, SendSerializer
+from .services import sends_retrigger
+
+
+class MailingViewSet(OrgScopedViewSet):
+    model = Mailing
+    serializer_class = MailingSerializer
+
+    def perform_destroy(self, instance):
+        if instance.in_use:
+            raise ValidationError(
+                {"id": ["A campaign sends this mailing; remove it from the campaign first."]}
+            )
+        instance.delete()
+
+
+# query parameter -> (ORM lookup, parser that raises ValueError on a bad value)
+SEND_FILTERS = {
+    "correlation_id": ("correlation_id", uuid.UUID),
+    "campaign": ("campaign__key", str),
+    "recipient": ("recipient_id", int),
+    "trigger": ("trigger_id", int),
+    "status": ("status", Send.Status),
+    "channel": ("channel", Channel),
+}
+
+
+class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = SendSerializer
+    required_scopes = {"read": "read", "retrigger": "send"}
+
+    def get_queryset(self):
+        queryset = Send.objects.filter(org=self.request.user.org).select_related("campaign", "trigger")
+        problems = {}
+        for param, (lookup, parse) in SEND_FILTERS.items():
+            value = self.request.query_params.get(param)
+            if value:
+                try:
+                    queryset = queryset.filter(**{lookup: parse(value)})
+                except ValueError:
+                    problems[param] = [f"'{value}' is not a valid {param}."]
+        if problems:
+            raise ValidationError(problems)
+        return queryset.order_by("-id")
+
+    @action(detail=True, methods=["post"])
+    def retrigger(self, request, pk=None):
+        [new_send] = sends_retrigger(sends=[self.get_object()])
+        return Response(SendSerializer(new_send).data, status=status.HTTP_202_ACCEPTED)

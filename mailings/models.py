@@ -1,0 +1,146 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from orgs.models import Org
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class Mailing(models.Model):
+    """The content of one message for one channel, in a default locale and any translations."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="mailings")
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    from_email = models.CharField(
+        max_length=320, blank=True, default="", help_text="Sender; empty uses DEFAULT_FROM_EMAIL."
+    )
+    reply_to = models.CharField(max_length=320, blank=True, default="")
+    subject = models.CharField(max_length=998, blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    html = models.TextField(blank=True, default="")
+    default_locale = models.CharField(max_length=35, default="en")
+    translations = models.JSONField(
+        default=dict, blank=True, help_text='{"de": {"subject": "…", "text": "…", "html": "…"}}'
+    )
+    context_schema = models.JSONField(
+        null=True, blank=True, help_text="JSON Schema the trigger's context must satisfy (optional)."
+    )
+    sample_context = models.JSONField(default=dict, blank=True, help_text="Context used for previews.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.channel})"
+
+    def content_for(self, locale: str | None) -> tuple[str, dict]:
+        """The locale used and its content, falling back de-AT → de → the default locale."""
+        for candidate in locale_chain(locale):
+            for key, content in self.translations.items():
+                if normalize_locale(key) == candidate and isinstance(content, dict):
+                    return key, {
+                        "subject": content.get("subject", self.subject),
+                        "text": content.get("text", self.text),
+                        "html": content.get("html", self.html),
+                    }
+        return self.default_locale, {"subject": self.subject, "text": self.text, "html": self.html}
+
+    @property
+    def in_use(self) -> bool:
+        """Whether a campaign sends it (campaigns point here through these reverse relations)."""
+        return self.email_campaigns.exists() or self.sms_campaigns.exists()
+
+
+def normalize_locale(locale: str) -> str:
+    return locale.strip().replace("_", "-").lower()
+
+
+def locale_chain(locale: str | None) -> list[str]:
+    if not locale:
+        return []
+    parts = normalize_locale(locale).split("-")
+    return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+class Send(models.Model):
+    """One message to one recipient on one channel: the send log's row, from queued to its outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SCHEDULED = "scheduled"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        SUPPRESSED = "suppressed"
+        EXPIRED = "expired"
+
+    FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.SUPPRESSED, Status.EXPIRED)
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="sends")
+    # String references keep the import graph one-way: campaigns builds on mailings, not the reverse.
+    trigger = models.ForeignKey(
+        "campaigns.Trigger", on_delete=models.CASCADE, null=True, blank=True, related_name="sends"
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
+    )
+    mailing = models.ForeignKey(Mailing, on_delete=models.SET_NULL, null=True, related_name="sends")
+    recipient = models.ForeignKey(
+        "recipients.Recipient", on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
+    )
+    retriggered_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retriggers"
+    )
+    correlation_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to_address = models.CharField(max_length=320)
+    locale = models.CharField(max_length=35, blank=True, default="")
+    from_email = models.CharField(
+        max_length=320, blank=True, default="", help_text="Overrides the mailing's."
+    )
+    context = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="Caller's data kept with the send.")
+    subject = models.TextField(blank=True, default="")
+    text = models.TextField(blank=True, default="")
+    html = models.TextField(blank=True, default="")
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    possibly_duplicated = models.BooleanField(
+        default=False,
+        help_text="Re-dispatched after its worker died mid-send: the provider may have had it already.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["org", "campaign", "-id"], name="send_campaign_latest"),
+            models.Index(fields=["org", "recipient", "-id"], name="send_recipient_latest"),
+            models.Index(fields=["org", "status", "-id"], name="send_status_latest"),
+            models.Index(fields=["provider_message_id"], name="send_provider_message_id"),
+            models.Index(fields=["claim_token"], name="send_claim_token"),
+            # The sweep's three questions, each answered from a small partial index.
+            models.Index(fields=["scheduled_at"], condition=models.Q(status="scheduled"), name="send_due"),
+            models.Index(fields=["queued_at"], condition=models.Q(status="queued"), name="send_queued"),
+            models.Index(fields=["claimed_at"], condition=models.Q(status="sending"), name="send_sending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to_address} ({self.status})"

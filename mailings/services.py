@@ -1,0 +1,221 @@
+"""The dispatch pipeline: claim sends, render, deliver, record each outcome as it happens; the sweep."""
+
+import base64
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Min
+from django.utils import timezone
+
+from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
+from .models import Send
+from .rendering import RenderError, render_mailing, template_data
+
+logger = logging.getLogger(__name__)
+Status = Send.Status
+
+
+def sends_enqueue(*, send_ids: Iterable[int], on_commit: bool = True) -> None:
+    """Queue dispatch work in chunks. After commit, so a worker never looks for a row not yet there."""
+    ids = list(send_ids)
+    if not ids:
+        return
+
+    def publish() -> None:
+        from .tasks import dispatch_sends
+
+        size = settings.HERALD_CHUNK_SIZE
+        for start in range(0, len(ids), size):
+            dispatch_sends.delay(ids[start : start + size])
+
+    if on_commit:
+        # robust: a broker outage must not turn an accepted, committed trigger into an error; the sweep
+        # re-enqueues whatever was not published.
+        transaction.on_commit(publish, robust=True)
+    else:
+        publish()
+
+
+def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
+    """Claim what is still queued among `send_ids`, deliver each, and record each outcome at once."""
+    token, claimed = _claim(send_ids)
+    outcomes: dict[str, int] = {}
+    if not claimed:
+        return outcomes
+    attachments = _attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
+    connections = Connections()
+    try:
+        for send in claimed:
+            status = _dispatch_one(send, token, attachments.get(send.trigger_id, []), connections)
+            outcomes[status] = outcomes.get(status, 0) + 1
+    finally:
+        connections.close()
+    return outcomes
+
+
+def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:
+    # One conditional UPDATE claims the chunk: a row another worker claimed first no longer matches
+    # status=queued, so a duplicate task finds nothing to do.
+    token = uuid.uuid4()
+    now = timezone.now()
+    count = Send.objects.filter(pk__in=send_ids, status=Status.QUEUED).update(
+        status=Status.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+    )
+    if not count:
+        return token, []
+    claimed = list(
+        Send.objects.filter(claim_token=token, status=Status.SENDING)
+        .select_related("mailing", "recipient")
+        .order_by("pk")
+    )
+    return token, claimed
+
+
+def _attachments_by_trigger(trigger_ids: set[int]) -> dict[int, list[Attachment]]:
+    if not trigger_ids:
+        return {}
+    Trigger = Send._meta.get_field("trigger").related_model
+    found = {}
+    for trigger_id, items in Trigger.objects.filter(pk__in=trigger_ids).values_list("pk", "attachments"):
+        found[trigger_id] = [
+            Attachment(item["filename"], item["content_type"], base64.b64decode(item["content"]))
+            for item in items or []
+        ]
+    return found
+
+
+def _dispatch_one(
+    send: Send, token: uuid.UUID, attachments: list[Attachment], connections: Connections
+) -> str:
+    now = timezone.now()
+    if send.expires_at and send.expires_at <= now:
+        _record(send, token, status=Status.EXPIRED, last_error="Not dispatched before it expired.")
+        return Status.EXPIRED
+    if send.mailing is None:
+        _record(send, token, status=Status.FAILED, last_error="The mailing was deleted.")
+        return Status.FAILED
+    recipient = send.recipient.as_template_data() if send.recipient else {send.channel: send.to_address}
+    try:
+        rendered = render_mailing(
+            send.mailing, locale=send.locale, data=template_data(recipient=recipient, context=send.context)
+        )
+    except RenderError as exc:
+        _record(send, token, status=Status.FAILED, last_error=f"Template error in {exc}")
+        return Status.FAILED
+    content = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+    try:
+        message_id = deliver(send, rendered, attachments, connections)
+    except PermanentFailure as exc:
+        _record(send, token, status=Status.FAILED, last_error=str(exc), **content)
+        logger.info("send %s failed: %s", send.correlation_id, exc)
+        return Status.FAILED
+    except TransientFailure as exc:
+        if send.attempts >= settings.HERALD_MAX_ATTEMPTS:
+            error = f"Gave up after {send.attempts} attempts: {exc}"
+            _record(send, token, status=Status.FAILED, last_error=error, **content)
+            return Status.FAILED
+        retry_at = now + timedelta(seconds=retry_delay(send.attempts, exc.retry_after))
+        _record(send, token, status=Status.SCHEDULED, scheduled_at=retry_at, last_error=str(exc), **content)
+        return Status.SCHEDULED
+    _record(
+        send, token, status=Status.SENT, sent_at=timezone.now(), provider_message_id=message_id,
+        last_error="", **content,
+    )  # fmt: skip
+    return Status.SENT
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    delay = min(
+        settings.HERALD_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), settings.HERALD_RETRY_MAX_SECONDS
+    )
+    return max(delay, retry_after or 0)
+
+
+def _record(send: Send, token: uuid.UUID, **fields) -> None:
+    # Only while this claim holds: a send the sweep took back and another worker claimed is not ours.
+    fields.setdefault("claim_token", None)
+    Send.objects.filter(pk=send.pk, claim_token=token).update(updated_at=timezone.now(), **fields)
+
+
+def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Re-enqueue what the broker or a worker lost, and release scheduled sends that are due.
+
+    Runs periodically (celery beat). The schedule lives in the database, so a broker restart loses none.
+    """
+    now = now or timezone.now()
+    lease = now - timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+    batch = settings.HERALD_SWEEP_BATCH
+
+    due = list(
+        Send.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now)
+        .order_by("scheduled_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    Send.objects.filter(pk__in=due, status=Status.SCHEDULED).update(
+        status=Status.QUEUED, queued_at=now, updated_at=now
+    )
+
+    # A send still `sending` past its lease lost its worker. Within a claim, sends are delivered in id
+    # order and each outcome is recorded at once, so only the lowest id still `sending` may have reached
+    # the provider: that one is marked, the others were never attempted.
+    with transaction.atomic():
+        stale = Send.objects.filter(status=Status.SENDING, claimed_at__lt=lease)
+        in_flight = list(
+            stale.values("claim_token").annotate(first=Min("pk")).values_list("first", flat=True)[:batch]
+        )
+        stale_ids = list(stale.values_list("pk", flat=True)[:batch])
+        Send.objects.filter(pk__in=in_flight, status=Status.SENDING).update(possibly_duplicated=True)
+        Send.objects.filter(pk__in=stale_ids, status=Status.SENDING).update(
+            status=Status.QUEUED, claim_token=None, queued_at=now, updated_at=now
+        )
+
+    lost = list(
+        Send.objects.filter(status=Status.QUEUED, queued_at__lt=lease)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    Send.objects.filter(pk__in=lost, status=Status.QUEUED).update(queued_at=now)
+
+    sends_enqueue(send_ids=[*due, *stale_ids, *lost], on_commit=False)
+    counts = {"due": len(due), "stale": len(stale_ids), "lost": len(lost)}
+    if any(counts.values()):
+        logger.info("sweep re-enqueued %s", counts)
+    return counts
+
+
+def sends_retrigger(*, sends: Iterable[Send]) -> list[Send]:
+    """Send each again as a new send linked to the old one, to the recipient's current address."""
+    now = timezone.now()
+    new_sends = []
+    for old in sends:
+        address = old.recipient.address_for(old.channel) if old.recipient else None
+        new_sends.append(
+            Send(
+                org_id=old.org_id, trigger_id=old.trigger_id, campaign_id=old.campaign_id,
+                mailing_id=old.mailing_id, recipient_id=old.recipient_id, retriggered_from=old,
+                channel=old.channel, to_address=address or old.to_address, locale=old.locale,
+                from_email=old.from_email, context=old.context, metadata=old.metadata,
+                status=Status.QUEUED, queued_at=now, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    with transaction.atomic():
+        created = Send.objects.bulk_create(new_sends)
+        sends_enqueue(send_ids=[send.pk for send in created])
+    return created
+
+
+def mailing_test_send(*, mailing, address: str, context: dict | None = None) -> Send:
+    """A one-off send of a mailing to an address, rendered from its sample context, through the pipeline."""
+    now = timezone.now()
+    with transaction.atomic():
+        send = Send.objects.create(
+            org_id=mailing.org_id, mailing=mailing, channel=mailing.channel, to_address=address,
+            context=mailing.sample_context if context is None else context, metadata={"test_send": True},
+            status=Status.QUEUED, queued_at=now, created_at=now, updated_at=now,
+        )  # fmt: skip
+        sends_enqueue(send_ids=[send.pk])
+    return send

@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from .services import sends_dispatch, sends_sweep
+
+
+@shared_task(ignore_result=True)
+def dispatch_sends(send_ids: list[int]) -> dict[str, int]:
+    return sends_dispatch(send_ids=send_ids)
+
+
+@shared_task(ignore_result=True)
+def sweep_sends() -> dict[str, int]:
+    return sends_sweep()

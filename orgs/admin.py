@@ -1,0 +1,69 @@
+from django import forms
+from django.contrib import admin, messages
+
+from .models import ApiToken, Org
+from .services import token_create, token_revoke
+
+
+class ApiTokenInline(admin.TabularInline):
+    model = ApiToken
+    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Org)
+class OrgAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "created_at"]
+    search_fields = ["name"]
+    inlines = [ApiTokenInline]
+
+
+class ApiTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiToken.Scope.choices, widget=forms.CheckboxSelectMultiple, initial=ApiToken.ALL_SCOPES
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["org", "name", "scopes"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
+    list_display = ["name", "org", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["org"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:  # an existing token: only its name changes; its secret is gone
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["org", "name", "scopes"]
+        return ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        token, secret = token_create(
+            org=form.cleaned_data["org"], name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"]
+        )
+        obj.pk = token.pk
+        messages.warning(request, f"The new token's secret, shown only this once: {secret}")
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            token_revoke(token=token)
+        messages.success(request, f"Revoked {queryset.count()} token(s).")

@@ -1,0 +1,23 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from orgs.services import org_create
+
+
+class Command(BaseCommand):
+    help = "Create an organisation and its first API token (every scope). The token is printed once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help='Print {"org_id": ..., "token": "..."}.'
+        )
+
+    def handle(self, *args, name: str, as_json: bool = False, **options):
+        org, secret = org_create(name=name)
+        if as_json:
+            self.stdout.write(json.dumps({"org_id": org.id, "token": secret}))
+        else:
+            self.stdout.write(f"Created org {org.id} ({org.name}).")
+            self.stdout.write(f"API token (shown once, store it now): {secret}")

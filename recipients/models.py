@@ -1,0 +1,81 @@
+import re
+
+from django.db import models
+from django.utils import timezone
+
+from orgs.models import Org
+
+
+class Recipient(models.Model):
+    """A person an org sends to. Email and external id are each unique within an org when given."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="recipients")
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    phone = models.CharField(max_length=32, null=True, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    first_name = models.CharField(max_length=150, blank=True, default="")
+    last_name = models.CharField(max_length=150, blank=True, default="")
+    locale = models.CharField(max_length=35, blank=True, default="")
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["org", "email"],
+                condition=models.Q(email__isnull=False),
+                name="recipient_email_per_org",
+            ),
+            models.UniqueConstraint(
+                fields=["org", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="recipient_external_id_per_org",
+            ),
+        ]
+        indexes = [models.Index(fields=["org", "phone"], name="recipient_phone_idx")]
+
+    def __str__(self) -> str:
+        return self.email or self.phone or self.external_id or f"recipient {self.pk}"
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        self.phone = self.phone or None
+        self.external_id = self.external_id or None
+        super().save(*args, **kwargs)
+
+    def address_for(self, channel: str) -> str | None:
+        return self.email if channel == "email" else self.phone
+
+    def as_template_data(self) -> dict:
+        """What a marketer's template sees as `recipient`: plain data, no model methods."""
+        return {
+            **{k: v for k, v in self.attributes.items() if isinstance(k, str) and k.isidentifier()},
+            "id": self.pk,
+            "email": self.email or "",
+            "phone": self.phone or "",
+            "external_id": self.external_id or "",
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "locale": self.locale,
+            "attributes": self.attributes,
+        }
+
+
+def normalize_email(email: str | None) -> str | None:
+    # Mailbox providers treat addresses case-insensitively in practice; one spelling per person avoids
+    # duplicate recipients for "Ann@Shop.com" and "ann@shop.com".
+    return email.strip().lower() if email else None
+
+
+_PHONE_NOISE = re.compile(r"[\s().\-/]")
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+
+
+def normalize_phone(phone: str | None) -> str | None:
+    """The number with its punctuation removed, or None when it is no phone number."""
+    cleaned = _PHONE_NOISE.sub("", phone or "")
+    if cleaned.startswith("00"):
+        cleaned = "+" + cleaned[2:]
+    return cleaned if _PHONE.match(cleaned) else None

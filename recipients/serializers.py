@@ -1,0 +1,46 @@
+from rest_framework import serializers
+
+from recipients.models import Recipient, normalize_email, normalize_phone
+
+
+class RecipientSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(required=False, allow_null=True, allow_blank=True, max_length=254)
+
+    class Meta:
+        model = Recipient
+        fields = [
+            "id", "email", "phone", "external_id", "first_name", "last_name", "locale", "attributes",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_email(self, value):
+        value = normalize_email(value)
+        if value and self._taken("email", value):
+            raise serializers.ValidationError("Another recipient of this org has this email address.")
+        return value
+
+    def validate_external_id(self, value):
+        value = value or None
+        if value and self._taken("external_id", value):
+            raise serializers.ValidationError("Another recipient of this org has this external id.")
+        return value
+
+    def validate_phone(self, value):
+        if not value:
+            return None
+        phone = normalize_phone(value)
+        if phone is None:
+            raise serializers.ValidationError(f"'{value}' is not a phone number.")
+        return phone
+
+    def validate_attributes(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+    def _taken(self, field: str, value: str) -> bool:
+        others = Recipient.objects.filter(org=self.context["org"], **{field: value})
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        return others.exists()
