@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import connection
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -17,7 +18,7 @@ def database_ok() -> tuple[bool, str]:
 
 def broker_ok() -> tuple[bool, str]:
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True, "ok"
     except Exception as exc:

@@ -20,4 +20,5 @@ urlpatterns = [
     path("api/v1/health/", HealthView.as_view(), name="health"),
     path("api/v1/", include(router.urls)),
     path("admin/", admin.site.urls),
+    path("", include("campaigns.dialects.urls")),
 ]

@@ -10,7 +10,6 @@ from anymail.exceptions import (
     AnymailAPIError,
     AnymailInvalidAddress,
     AnymailRecipientsRefused,
-    AnymailRequestsAPIError,
 )
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -136,8 +135,8 @@ def classify(exc: Exception) -> Exception:
 
 
 def _retry_after(exc: AnymailAPIError) -> float | None:
-    response = getattr(exc, "response", None) if isinstance(exc, AnymailRequestsAPIError) else None
-    value = response.headers.get("Retry-After") if response is not None else None
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = headers.get("Retry-After")
     try:
         return float(value) if value is not None else None
     except ValueError:

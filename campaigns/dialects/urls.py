@@ -1,0 +1,3 @@
+"""The vendor dialects' routes, at the paths their vendors use (see docs/dialects.md)."""
+
+urlpatterns: list = []
