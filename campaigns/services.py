@@ -135,7 +135,7 @@ def _plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[_Planne
             if address:
                 addresses[channel] = address
             elif command.channel or len(channels) == 1:
-                what = "an email address" if channel == Channel.EMAIL else "a phone number"
+                what = "email address" if channel == Channel.EMAIL else "phone number"
                 problems.append(Problem(f"recipients[{i}]", f"Has no {what} for the {channel} mailing."))
         if not addresses and not (command.channel or len(channels) == 1) and channels:
             problems.append(Problem(f"recipients[{i}]", "Has neither an email address nor a phone number."))

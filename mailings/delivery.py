@@ -86,9 +86,9 @@ def deliver(send: Send, rendered: Rendered, attachments: list[Attachment], conne
     except Exception as exc:
         raise classify(exc) from exc
     status = getattr(message, "anymail_status", None)
-    return (status.message_id if status and status.message_id else None) or message.extra_headers[
-        "Message-ID"
-    ]
+    if status is not None and status.message_id is not None:
+        return str(status.message_id)
+    return message.extra_headers["Message-ID"]
 
 
 def build_email(send: Send, rendered: Rendered, attachments: list[Attachment]) -> EmailMultiAlternatives:

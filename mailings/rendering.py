@@ -39,7 +39,7 @@ def render_string(source: str, data: dict, *, html: bool = False, part: str = "t
     if not source:
         return ""
     try:
-        return _compile(source, html).render(Context(data))
+        return _compile(source, html).render(Context(data, autoescape=html))
     except TemplateSyntaxError as exc:
         raise RenderError(f"{part}: {exc}") from exc
     except Exception as exc:  # a template must fail its send, never the worker

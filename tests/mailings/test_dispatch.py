@@ -1,0 +1,217 @@
+from datetime import timedelta
+
+import pytest
+from anymail.exceptions import AnymailRecipientsRefused
+from django.core import mail
+from django.utils import timezone
+
+from config.celery import app as celery_app
+from mailings import sms
+from mailings.models import Send
+from mailings.services import sends_dispatch, sends_sweep
+from tests import backends
+from tests.factories import CampaignFactory, RecipientFactory, SmsMailingFactory
+
+pytestmark = pytest.mark.django_db
+Status = Send.Status
+
+
+@pytest.fixture
+def make_send(org, campaign):
+    def make(**fields) -> Send:
+        recipient = fields.pop("recipient", None) or RecipientFactory(org=org)
+        defaults = dict(
+            org=org, campaign=campaign, mailing=campaign.email_mailing, recipient=recipient, channel="email",
+            to_address=recipient.email, context={"order_number": 42}, queued_at=timezone.now(),
+        )  # fmt: skip
+        return Send.objects.create(**{**defaults, **fields})
+
+    return make
+
+
+def test_a_send_is_rendered_delivered_and_recorded(make_send):
+    send = make_send()
+    assert sends_dispatch(send_ids=[send.id]) == {"sent": 1}
+    send.refresh_from_db()
+    assert send.status == Status.SENT
+    assert send.attempts == 1
+    assert send.sent_at is not None
+    assert send.subject == "Order 42 confirmed"
+    assert "Hello Ada" in send.text
+    [message] = mail.outbox
+    assert message.to == [send.to_address]
+    assert message.extra_headers["Message-ID"] == f"<{send.correlation_id}@herald.localhost>"
+    assert send.provider_message_id == str(message.anymail_status.message_id)
+
+
+def test_a_duplicate_dispatch_sends_nothing_more(make_send):
+    send = make_send()
+    sends_dispatch(send_ids=[send.id])
+    assert sends_dispatch(send_ids=[send.id]) == {}
+    send.refresh_from_db()
+    assert send.status == Status.SENT
+    assert send.attempts == 1
+    assert len(mail.outbox) == 1
+
+
+def test_a_chunk_reuses_one_provider_connection_and_records_each(make_send):
+    sends = [make_send() for _ in range(5)]
+    assert sends_dispatch(send_ids=[s.id for s in sends]) == {"sent": 5}
+    assert len(mail.outbox) == 5
+    assert set(Send.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_an_sms_goes_to_the_sms_backend(org):
+    campaign = CampaignFactory(org=org, email_mailing=None, sms_mailing=SmsMailingFactory(org=org))
+    recipient = RecipientFactory(org=org, phone="+4915100000000")
+    send = Send.objects.create(org=org, campaign=campaign, mailing=campaign.sms_mailing, recipient=recipient,
+                               channel="sms", to_address=recipient.phone, context={"code": "1234"})  # fmt: skip
+    sends_dispatch(send_ids=[send.id])
+    [message] = sms.outbox
+    assert (message.to, message.body) == ("+4915100000000", "Your code is 1234")
+    send.refresh_from_db()
+    assert send.status == Status.SENT and send.provider_message_id == message.provider_message_id
+
+
+def test_a_template_error_fails_the_send_and_not_the_worker(make_send, campaign):
+    campaign.email_mailing.text = "{% for x in %}"
+    campaign.email_mailing.save()
+    broken, fine = make_send(), make_send()
+    fine.mailing = None  # a mailing deleted under a queued send fails cleanly too
+    fine.save()
+    assert sends_dispatch(send_ids=[broken.id, fine.id]) == {"failed": 2}
+    broken.refresh_from_db()
+    assert broken.status == Status.FAILED
+    assert broken.last_error.startswith("Template error in text:")
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_provider_outages_are_retried_later_with_backoff(make_send, settings, status):
+    settings.HERALD_RETRY_BASE_SECONDS = 30
+    backends.script.append(backends.provider_error(status))
+    send = make_send()
+    before = timezone.now()
+    assert sends_dispatch(send_ids=[send.id]) == {"scheduled": 1}
+    send.refresh_from_db()
+    assert send.status == Status.SCHEDULED
+    assert str(status) in send.last_error
+    assert 29 <= (send.scheduled_at - before).total_seconds() <= 31
+
+
+def test_retry_after_from_the_provider_is_honoured(make_send, settings):
+    settings.HERALD_RETRY_BASE_SECONDS = 1
+    backends.script.append(backends.provider_error(429, retry_after="120"))
+    send = make_send()
+    sends_dispatch(send_ids=[send.id])
+    send.refresh_from_db()
+    assert (send.scheduled_at - timezone.now()).total_seconds() > 110
+
+
+def test_backoff_doubles_each_attempt_and_the_last_attempt_fails(make_send, settings):
+    settings.HERALD_MAX_ATTEMPTS = 3
+    settings.HERALD_RETRY_BASE_SECONDS = 10
+    backends.script.extend([backends.provider_error(500)] * 3)
+    send = make_send()
+    delays = []
+    for _ in range(3):
+        start = timezone.now()
+        sends_dispatch(send_ids=[send.id])
+        send.refresh_from_db()
+        if send.status == Status.SCHEDULED:
+            delays.append(round((send.scheduled_at - start).total_seconds()))
+            Send.objects.filter(pk=send.pk).update(status=Status.QUEUED)
+    assert delays == [10, 20]
+    assert send.status == Status.FAILED
+    assert send.attempts == 3
+    assert send.last_error.startswith("Gave up after 3 attempts")
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [backends.provider_error(400), backends.provider_error(422), AnymailRecipientsRefused("refused")],
+)
+def test_permanent_errors_fail_at_once(make_send, error):
+    backends.script.append(error)
+    send = make_send()
+    assert sends_dispatch(send_ids=[send.id]) == {"failed": 1}
+    send.refresh_from_db()
+    assert send.status == Status.FAILED
+    assert send.attempts == 1
+
+
+def test_a_send_past_its_expiry_is_not_dispatched(make_send):
+    send = make_send(expires_at=timezone.now() - timedelta(seconds=1))
+    assert sends_dispatch(send_ids=[send.id]) == {"expired": 1}
+    assert mail.outbox == []
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """The ids the sweep hands to the broker, read back from the real task's arguments in eager mode."""
+    celery_app.conf.task_always_eager = True
+    seen: list[int] = []
+    original = sends_dispatch
+
+    def recording(*, send_ids):
+        seen.extend(send_ids)
+        return original(send_ids=send_ids)
+
+    monkeypatch.setattr("mailings.tasks.sends_dispatch", recording)
+    yield seen
+    celery_app.conf.task_always_eager = False
+
+
+def test_the_sweep_releases_scheduled_sends_when_due(make_send, published):
+    now = timezone.now()
+    due = make_send(status=Status.SCHEDULED, scheduled_at=now - timedelta(seconds=1), queued_at=None)
+    later = make_send(status=Status.SCHEDULED, scheduled_at=now + timedelta(hours=1), queued_at=None)
+    assert sends_sweep(now=now)["due"] == 1
+    assert published == [due.id]
+    due.refresh_from_db()
+    later.refresh_from_db()
+    assert due.status == Status.SENT
+    assert later.status == Status.SCHEDULED
+
+
+def test_the_sweep_re_enqueues_sends_the_broker_lost(make_send, published, settings):
+    settings.HERALD_LEASE_SECONDS = 60
+    lost = make_send(queued_at=timezone.now() - timedelta(seconds=61))
+    fresh = make_send()
+    assert sends_sweep()["lost"] == 1
+    assert published == [lost.id]
+    lost.refresh_from_db()
+    assert lost.status == Status.SENT
+    assert Send.objects.get(pk=fresh.pk).status == Status.QUEUED
+
+
+def test_the_sweep_marks_only_the_send_in_flight_when_a_worker_died(make_send, published, settings):
+    settings.HERALD_LEASE_SECONDS = 60
+    # A worker claimed three sends, delivered the first, recorded it, then died during the second.
+    claimed_at = timezone.now() - timedelta(seconds=61)
+    import uuid
+
+    token = uuid.uuid4()
+    done = make_send(status=Status.SENT, claim_token=None)
+    in_flight = make_send(status=Status.SENDING, claim_token=token, claimed_at=claimed_at, attempts=1)
+    untouched = make_send(status=Status.SENDING, claim_token=token, claimed_at=claimed_at, attempts=1)
+    assert sends_sweep()["stale"] == 2
+    assert sorted(published) == [in_flight.id, untouched.id]
+    in_flight.refresh_from_db()
+    untouched.refresh_from_db()
+    done.refresh_from_db()
+    assert in_flight.possibly_duplicated is True
+    assert untouched.possibly_duplicated is False
+    assert (in_flight.status, untouched.status, done.status) == (Status.SENT, Status.SENT, Status.SENT)
+
+
+def test_a_late_outcome_from_a_worker_whose_claim_was_taken_back_is_ignored(make_send):
+    from mailings.services import _claim, _record
+
+    send = make_send()
+    token, _ = _claim([send.id])
+    Send.objects.filter(pk=send.pk).update(status=Status.QUEUED, claim_token=None)  # the sweep took it back
+    _record(send, token, status=Status.FAILED, last_error="zombie")
+    send.refresh_from_db()
+    assert send.status == Status.QUEUED

@@ -1,0 +1,84 @@
+import pytest
+
+from mailings.rendering import RenderError, render_mailing, render_string
+from tests.factories import MailingFactory
+
+
+def render(source: str, **data) -> str:
+    return render_string(source, data)
+
+
+def test_templates_see_recipient_and_context():
+    assert render("{{ recipient.first_name }}: {{ context.order.id }}", recipient={"first_name": "Ann"},
+                  context={"order": {"id": 7}}) == "Ann: 7"  # fmt: skip
+
+
+def test_loops_and_filters_work():
+    assert (
+        render("{% for i in context.items %}{{ i|upper }} {% endfor %}", context={"items": ["a", "b"]})
+        == "A B "
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% load static %}{% static 'x' %}",
+        "{% load i18n %}",
+        "{% include 'admin/base.html' %}",
+        "{% extends 'admin/base.html' %}",
+        "{% debug %}",
+        "{% url 'admin:index' %}",
+        "{% csrf_token %}",
+    ],
+)
+def test_tags_that_reach_beyond_the_data_are_not_available(source):
+    with pytest.raises(RenderError):
+        render(source)
+
+
+def test_settings_are_out_of_reach():
+    assert render("{{ settings.SECRET_KEY }}{{ SECRET_KEY }}{{ request }}", context={}) == ""
+
+
+def test_private_attributes_are_refused():
+    with pytest.raises(RenderError, match="underscores"):
+        render("{{ context.items.__globals__ }}", context={})
+
+
+def test_a_failing_template_raises_a_render_error_naming_the_part():
+    with pytest.raises(RenderError, match="subject"):
+        render_string("{% if %}", {}, part="subject")
+
+
+def test_html_is_escaped_and_text_is_not():
+    data = {"context": {"name": "<b>Tom & Jerry</b>"}}
+    assert render_string("{{ context.name }}", data, html=True) == "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;"
+    assert render_string("{{ context.name }}", data) == "<b>Tom & Jerry</b>"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("de-AT", "Hallo AT"),
+        ("de_at", "Hallo AT"),
+        ("de-CH", "Hallo"),
+        ("de", "Hallo"),
+        ("fr", "Hello"),
+        (None, "Hello"),
+    ],
+)
+def test_locales_fall_back_from_region_to_language_to_the_default(locale, expected):
+    mailing = MailingFactory(
+        subject="Hello",
+        translations={"de": {"subject": "Hallo"}, "de-AT": {"subject": "Hallo AT"}},
+    )
+    assert render_mailing(mailing, locale=locale, data={}).subject == expected
+
+
+@pytest.mark.django_db
+def test_a_subject_cannot_carry_a_header_line_break():
+    mailing = MailingFactory(subject="Order {{ context.n }}")
+    rendered = render_mailing(mailing, locale=None, data={"context": {"n": "1\r\nBcc: victim@example.com"}})
+    assert "\n" not in rendered.subject and "\r" not in rendered.subject
