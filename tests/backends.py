@@ -10,7 +10,7 @@ script: list[Exception | None] = []
 
 class ScriptedBackend(AnymailTestBackend):
     def send_messages(self, email_messages):
-        for message in email_messages:
+        for _message in email_messages:
             if script:
                 answer = script.pop(0)
                 if answer is not None:

@@ -64,8 +64,10 @@ def test_a_chunk_reuses_one_provider_connection_and_records_each(make_send):
 def test_an_sms_goes_to_the_sms_backend(org):
     campaign = CampaignFactory(org=org, email_mailing=None, sms_mailing=SmsMailingFactory(org=org))
     recipient = RecipientFactory(org=org, phone="+4915100000000")
-    send = Send.objects.create(org=org, campaign=campaign, mailing=campaign.sms_mailing, recipient=recipient,
-                               channel="sms", to_address=recipient.phone, context={"code": "1234"})  # fmt: skip
+    send = Send.objects.create(
+        org=org, campaign=campaign, mailing=campaign.sms_mailing, recipient=recipient,
+        channel="sms", to_address=recipient.phone, context={"code": "1234"},
+    )  # fmt: skip
     sends_dispatch(send_ids=[send.id])
     [message] = sms.outbox
     assert (message.to, message.body) == ("+4915100000000", "Your code is 1234")
