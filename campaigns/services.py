@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -144,8 +145,15 @@ def _plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[_Planne
             problems += _check_context(campaign.mailing_for(channel), context, f"recipients[{i}].context")
         planned.append(_Planned(i, spec, recipient, key, addresses, context))
     if problems:
-        raise Invalid(_summary(problems), problems=_dedupe(problems)[:MAX_PROBLEMS])
+        problems = sorted(_dedupe(problems), key=_problem_order)
+        raise Invalid(_summary(problems), problems=problems[:MAX_PROBLEMS])
     return planned
+
+
+def _problem_order(problem: Problem) -> tuple[int, str]:
+    # Batch-level problems first, then recipient by recipient in request order.
+    index = re.match(r"recipients\[(\d+)\]", problem.field)
+    return (int(index.group(1)) if index else -1, problem.field)
 
 
 def _clean_spec(i: int, spec: RecipientSpec, problems: list[Problem]) -> RecipientSpec:
