@@ -2,6 +2,7 @@
 
 import base64
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -47,14 +48,29 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
     if not claimed:
         return outcomes
     attachments = _attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
+    # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
+    # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
+    deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
     connections = Connections()
     try:
-        for send in claimed:
+        for position, send in enumerate(claimed):
+            if time.monotonic() > deadline:
+                _release(token, [s.pk for s in claimed[position:]])
+                outcomes["released"] = len(claimed) - position
+                break
             status = _dispatch_one(send, token, attachments.get(send.trigger_id, []), connections)
             outcomes[status] = outcomes.get(status, 0) + 1
     finally:
         connections.close()
     return outcomes
+
+
+def _release(token: uuid.UUID, send_ids: list[int]) -> None:
+    now = timezone.now()
+    Send.objects.filter(pk__in=send_ids, claim_token=token, status=Status.SENDING).update(
+        status=Status.QUEUED, claim_token=None, queued_at=now, updated_at=now
+    )
+    sends_enqueue(send_ids=send_ids, on_commit=False)
 
 
 def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:

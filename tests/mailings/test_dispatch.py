@@ -217,3 +217,14 @@ def test_a_late_outcome_from_a_worker_whose_claim_was_taken_back_is_ignored(make
     _record(send, token, status=Status.FAILED, last_error="zombie")
     send.refresh_from_db()
     assert send.status == Status.QUEUED
+
+
+def test_a_worker_hands_back_what_it_cannot_send_within_half_its_lease(make_send, settings, published):
+    settings.HERALD_LEASE_SECONDS = 0  # the deadline has passed before the first send
+    sends = [make_send(), make_send()]
+    celery_app.conf.task_always_eager = False  # look at the released rows, not a re-dispatch
+    assert sends_dispatch(send_ids=[s.id for s in sends]) == {"released": 2}
+    for send in sends:
+        send.refresh_from_db()
+        assert (send.status, send.claim_token, send.possibly_duplicated) == (Status.QUEUED, None, False)
+    assert mail.outbox == []
