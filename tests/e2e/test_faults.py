@@ -1,0 +1,254 @@
+"""Faults Herald must survive, with real processes: workers killed, the broker lost, rolled-back triggers."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection, transaction
+
+from campaigns.intake import RecipientSpec, TriggerCommand
+from campaigns.models import Trigger
+from campaigns.services import trigger_accept
+from mailings.models import Send
+from mailings.services import sends_dispatch, sends_sweep
+from orgs.services import org_create
+from tests.e2e.conftest import ROOT, database_url, wait_for
+from tests.factories import CampaignFactory
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def dispatches_per_send(outbox: Path) -> Counter:
+    """How often the provider (the outbox) received each send, by the Message-ID Herald gives it."""
+    counts: Counter = Counter()
+    for path in outbox.glob("*.eml"):
+        with path.open("rb") as f:
+            for line in f:
+                if line.lower().startswith(b"message-id:"):
+                    counts[line.split(b"<", 1)[1].split(b"@", 1)[0].decode()] += 1
+                    break
+    return counts
+
+
+def accept(campaign, n: int, prefix: str) -> list[int]:
+    result = trigger_accept(
+        org=campaign.org,
+        campaign=campaign,
+        command=TriggerCommand(
+            recipients=[RecipientSpec(email=f"{prefix}{i}@example.com") for i in range(n)],
+            context={"order_number": prefix},
+        ),
+    )
+    return [s.pk for s in result.sends]
+
+
+@pytest.fixture
+def campaign():
+    org, _ = org_create(name="Shop")
+    return CampaignFactory(org=org, key="order-completed")
+
+
+def test_a_worker_killed_five_times_mid_batch_loses_nothing_and_duplicates_at_most_the_send_in_flight(
+    worker, campaign, settings
+):
+    settings.HERALD_MAX_BATCH = 2000
+    accept(campaign, 2000, "k")
+    env = {"HERALD_LEASE_SECONDS": "6", "HERALD_SWEEP_INTERVAL": "1"}
+    worker.start("--concurrency=1", **env)
+    kills = 0
+    sent_at_start = 0
+    while kills < 5:
+        wait_for(
+            lambda floor=sent_at_start + 40: Send.objects.filter(status="sent").count() >= floor,
+            timeout=60, what="the worker to make progress", log=worker.log,
+        )  # fmt: skip
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait()
+        kills += 1
+        sent_at_start = Send.objects.filter(status="sent").count()
+        assert sent_at_start < 2000, "the batch finished before the worker could be killed mid-way"
+        worker.start("--concurrency=1", **env)
+    wait_for(
+        lambda: Send.objects.filter(status="sent").count() == 2000, timeout=180, what="all 2,000 sent",
+        log=worker.log,
+    )  # fmt: skip
+
+    counts = dispatches_per_send(worker.outbox)
+    correlation_ids = {str(c) for c in Send.objects.values_list("correlation_id", flat=True)}
+    assert set(counts) == correlation_ids, "every send reached the provider"
+    duplicated = {cid for cid, n in counts.items() if n > 1}
+    assert sum(counts[cid] - 1 for cid in duplicated) <= kills
+    marked = {
+        str(c) for c in Send.objects.filter(possibly_duplicated=True).values_list("correlation_id", flat=True)
+    }
+    assert duplicated <= marked, "each send that went out twice is marked for support"
+    assert len(marked) <= kills
+
+
+class RedisServer:
+    """A Redis of the test's own, on a free port, so stopping it disturbs nothing else."""
+
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=10, what="redis-server to start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def web(redis_server, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": redis_server.url}
+    log = (tmp_path / "web.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _get(f"{base}/api/v1/health/") is not None, timeout=20, what="the web server")
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _get(url: str):
+    try:
+        return requests.get(url, timeout=2)
+    except requests.RequestException:
+        return None
+
+
+def test_every_trigger_answered_202_is_sent_though_the_broker_restarts_during_intake_and_dispatch(
+    worker, redis_server, web, settings
+):
+    org, secret = org_create(name="Shop")
+    CampaignFactory(org=org, key="order-completed")
+    headers = {"Authorization": f"Bearer {secret}"}
+    worker.start(CELERY_BROKER_URL=redis_server.url, HERALD_LEASE_SECONDS="4", HERALD_SWEEP_INTERVAL="1")
+
+    accepted: list[int] = []
+    statuses: list[int] = []
+
+    def trigger(batch: int) -> None:
+        body = {
+            "recipients": [{"email": f"b{batch}-{i}@example.com"} for i in range(50)],
+            "context": {"order_number": batch},
+        }
+        response = requests.post(
+            f"{web}/api/v1/campaigns/order-completed/trigger/", json=body, headers=headers, timeout=30
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 202:
+            accepted.extend(s["id"] for s in response.json()["sends"])
+
+    for batch in range(5):
+        trigger(batch)
+    redis_server.stop()  # queued tasks are gone with it: it keeps nothing on disk
+    for batch in range(5, 10):
+        trigger(batch)
+    redis_server.start()
+    for batch in range(10, 15):
+        trigger(batch)
+
+    assert set(statuses) <= {202, 503}, f"never a 500: {statuses}"
+    assert statuses.count(202) >= 10
+    wait_for(
+        lambda: Send.objects.filter(pk__in=accepted, status="sent").count() == len(accepted),
+        timeout=120, what=f"all {len(accepted)} accepted sends to be sent", log=worker.log,
+    )  # fmt: skip
+    assert Send.objects.exclude(pk__in=accepted).count() == 0
+
+
+def test_a_task_that_arrives_before_its_row_is_committed_does_nothing_and_the_sweep_sends_it_later(
+    campaign, settings, django_capture_on_commit_callbacks
+):
+    settings.HERALD_LEASE_SECONDS = 1
+    created = threading.Event()
+    release = threading.Event()
+    ids: list[int] = []
+
+    def slow_trigger() -> None:
+        # Another connection holds the trigger's transaction open while the task runs.
+        with transaction.atomic():
+            ids.extend(accept(campaign, 1, "early"))
+            created.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=slow_trigger)
+    thread.start()
+    assert created.wait(10)
+    assert sends_dispatch(send_ids=ids) == {}  # the row is not visible yet: nothing to claim, no error
+    release.set()
+    thread.join()
+    assert Send.objects.get(pk=ids[0]).status == "queued"
+
+    time.sleep(1.1)
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        assert sends_sweep()["lost"] == 1
+    finally:
+        app.conf.task_always_eager = False
+    assert Send.objects.get(pk=ids[0]).status == "sent"
+
+
+def test_a_trigger_whose_transaction_rolls_back_leaves_nothing_and_enqueues_nothing(
+    campaign, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():
+        accept(campaign, 3, "gone")
+        raise RuntimeError("the caller's own transaction failed")
+    assert callbacks == []
+    assert not Trigger.objects.exists()
+    assert not Send.objects.exists()
