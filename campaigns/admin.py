@@ -1,10 +1,23 @@
+from django import forms
 from django.contrib import admin
 
 from .models import Campaign, Trigger
 
 
+class CampaignAdminForm(forms.ModelForm):
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        org = cleaned.get("org")
+        for field in ("email_mailing", "sms_mailing"):
+            mailing = cleaned.get(field)
+            if org is not None and mailing is not None and mailing.org_id != org.pk:
+                self.add_error(field, "This mailing belongs to another org.")
+        return cleaned
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
     list_display = ["key", "name", "org", "status", "email_mailing", "sms_mailing", "delay_seconds"]
     list_filter = ["org", "status"]
     search_fields = ["key", "name"]
@@ -24,3 +37,6 @@ class TriggerAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # deleting a trigger would delete its sends from the log

@@ -1,11 +1,21 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.validators import validate_email
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
-from .models import Mailing, Send
-from .rendering import RenderError, render_mailing, template_data
+from recipients.models import normalize_email, normalize_phone
+
+from .models import Channel, Mailing, Send
+from .rendering import (
+    RenderError,
+    check_context_schema,
+    check_templates,
+    check_translations,
+    render_mailing,
+    template_data,
+)
 from .services import mailing_test_send, sends_retrigger
 
 SAMPLE_RECIPIENT = {
@@ -21,19 +31,62 @@ SAMPLE_RECIPIENT = {
 
 def framed_html(html: str):
     # A sandboxed frame: the marketer's HTML shows as the recipient sees it and runs no script here.
+    # escape(), not format_html's own escaping: freshly rendered HTML is marked safe and would pass as is.
     return format_html(
         '<iframe sandbox="" srcdoc="{}" '
         'style="width:100%;max-width:720px;height:420px;border:1px solid #ccc"></iframe>',
-        html,
+        escape(html),
     )
+
+
+class MailingAdminForm(forms.ModelForm):
+    """Refuses what the API refuses: templates that do not compile, in the default locale or a translation."""
+
+    def clean_translations(self) -> dict:
+        translations = self.cleaned_data["translations"]
+        problems = check_translations(translations)
+        if problems:
+            raise forms.ValidationError([f"{key}: {msg}" if key else msg for key, msg in problems.items()])
+        return translations
+
+    def clean_context_schema(self) -> dict | None:
+        schema = self.cleaned_data["context_schema"]
+        problem = check_context_schema(schema)
+        if problem:
+            raise forms.ValidationError(problem)
+        return schema
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        parts = {part: cleaned[part] for part in ("subject", "text", "html") if part in cleaned}
+        for part, message in check_templates(**parts).items():
+            self.add_error(part, f"Template error: {message}")
+        if self.instance.pk and "channel" in self.changed_data and self.instance.in_use:
+            self.add_error("channel", "A campaign sends this mailing; keep its channel.")
+        return cleaned
 
 
 class TestSendForm(forms.Form):
     address = forms.CharField(label="Send a test to (email or phone)", max_length=320)
 
+    def __init__(self, *args, channel: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.channel = channel
+
+    def clean_address(self) -> str:
+        address = self.cleaned_data["address"]
+        if self.channel == Channel.EMAIL:
+            validate_email(address)
+            return normalize_email(address)
+        phone = normalize_phone(address)
+        if phone is None:
+            raise forms.ValidationError(f"'{address}' is not a phone number.")
+        return phone
+
 
 @admin.register(Mailing)
 class MailingAdmin(admin.ModelAdmin):
+    form = MailingAdminForm
     list_display = ["name", "channel", "org", "default_locale", "updated_at"]
     list_filter = ["org", "channel"]
     search_fields = ["name", "subject"]
@@ -59,7 +112,8 @@ class MailingAdmin(admin.ModelAdmin):
         return format_html(
             "<p><strong>Subject:</strong> {}</p><pre style='white-space:pre-wrap'>{}</pre>{}"
             '<p><a class="button" href="{}">Send a test…</a></p>',
-            rendered.subject, rendered.text, framed_html(rendered.html) if rendered.html else "", test_url,
+            rendered.subject, escape(rendered.text),
+            framed_html(rendered.html) if rendered.html else "", test_url,
         )  # fmt: skip
 
     def get_urls(self):
@@ -70,7 +124,7 @@ class MailingAdmin(admin.ModelAdmin):
         mailing = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.has_change_permission(request, mailing):
             return redirect("admin:index")
-        form = TestSendForm(request.POST or None)
+        form = TestSendForm(request.POST or None, channel=mailing.channel)
         if request.method == "POST" and form.is_valid():
             send = mailing_test_send(mailing=mailing, address=form.cleaned_data["address"])
             messages.success(request, f"Test send {send.correlation_id} queued to {send.to_address}.")
@@ -101,6 +155,9 @@ class SendAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # the send log is a record: viewed and re-triggered, never edited
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # nor deleted one by one: erasure and retention are services of their own
 
     @admin.display(description="HTML as rendered")
     def rendered_html(self, send: Send):

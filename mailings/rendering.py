@@ -4,6 +4,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+import jsonschema
 from django.template import Context, Engine, TemplateSyntaxError
 
 from .models import Mailing
@@ -39,7 +40,9 @@ def render_string(source: str, data: dict, *, html: bool = False, part: str = "t
     if not source:
         return ""
     try:
-        return _compile(source, html).render(Context(data, autoescape=html))
+        # A plain str, not the SafeString Django returns: rendered content is data, and code that puts
+        # it into a page (the admin's preview) must escape it like any other data.
+        return str.__str__(_compile(source, html).render(Context(data, autoescape=html)))
     except TemplateSyntaxError as exc:
         raise RenderError(f"{part}: {exc}") from exc
     except Exception as exc:  # a template must fail its send, never the worker
@@ -60,6 +63,37 @@ def render_mailing(mailing: Mailing, *, locale: str | None, data: dict) -> Rende
         text=render_string(content["text"], data, part="text"),
         html=render_string(content["html"], data, html=True, part="html"),
     )
+
+
+TRANSLATION_PARTS = {"subject", "text", "html"}
+
+
+def check_translations(translations) -> dict[str, str]:
+    """Problems with a mailing's translations, keyed "de" (its shape) or "de.subject" (a template)."""
+    if not isinstance(translations, dict):
+        return {"": 'Must be an object such as {"de": {"subject": "…"}}.'}
+    problems = {}
+    for locale, content in translations.items():
+        if not (
+            isinstance(content, dict)
+            and set(content) <= TRANSLATION_PARTS
+            and all(isinstance(source, str) for source in content.values())
+        ):
+            problems[locale] = "Must be an object with any of subject, text, html as text."
+            continue
+        for part, message in check_templates(**content).items():
+            problems[f"{locale}.{part}"] = f"Template error: {message}"
+    return problems
+
+
+def check_context_schema(schema) -> str | None:
+    if schema is None:
+        return None
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return f"Not a valid JSON Schema: {exc.message}"
+    return None
 
 
 def check_templates(*, subject: str = "", text: str = "", html: str = "") -> dict[str, str]:

@@ -1,10 +1,7 @@
-import jsonschema
 from rest_framework import serializers
 
 from .models import Mailing, Send
-from .rendering import check_templates
-
-TRANSLATION_PARTS = {"subject", "text", "html"}
+from .rendering import check_context_schema, check_templates, check_translations
 
 
 class MailingSerializer(serializers.ModelSerializer):
@@ -17,27 +14,15 @@ class MailingSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate_translations(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError('Must be an object such as {"de": {"subject": "…"}}.')
-        errors = {}
-        for locale, content in value.items():
-            if not isinstance(content, dict) or not set(content) <= TRANSLATION_PARTS:
-                errors[locale] = ["Must be an object with any of subject, text, html."]
-                continue
-            broken = check_templates(**{k: v for k, v in content.items() if isinstance(v, str)})
-            if broken:
-                errors[locale] = {part: [f"Template error: {msg}"] for part, msg in broken.items()}
-        if errors:
-            raise serializers.ValidationError(errors)
+        problems = check_translations(value)
+        if problems:
+            raise serializers.ValidationError({key or "translations": [msg] for key, msg in problems.items()})
         return value
 
     def validate_context_schema(self, value):
-        if value is None:
-            return value
-        try:
-            jsonschema.Draft202012Validator.check_schema(value)
-        except jsonschema.SchemaError as exc:
-            raise serializers.ValidationError(f"Not a valid JSON Schema: {exc.message}") from exc
+        problem = check_context_schema(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate(self, attrs):

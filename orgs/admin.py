@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from .models import ApiToken, Org
-from .services import token_create, token_revoke
+from .services import org_create, token_create, token_revoke
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -22,6 +22,14 @@ class OrgAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "created_at"]
     search_fields = ["name"]
     inlines = [ApiTokenInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        org, secret = org_create(name=obj.name)
+        obj.pk = org.pk
+        obj.refresh_from_db()
+        messages.warning(request, f"The org's first API token (every scope), shown only this once: {secret}")
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -60,6 +68,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             org=form.cleaned_data["org"], name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"]
         )
         obj.pk = token.pk
+        obj.refresh_from_db()  # the admin's own "added" message and log entry name the stored token
         messages.warning(request, f"The new token's secret, shown only this once: {secret}")
 
     @admin.action(description="Revoke selected tokens")

@@ -1,10 +1,29 @@
+from django import forms
 from django.contrib import admin
 
-from .models import Recipient
+from .models import Recipient, normalize_email, normalize_phone
+
+
+class RecipientAdminForm(forms.ModelForm):
+    """Stores email and phone as the API does, so search and trigger lookups find what staff entered."""
+
+    def clean_email(self) -> str | None:
+        # Before the uniqueness check, which would otherwise miss "Ada@Shop.com" against "ada@shop.com".
+        return normalize_email(self.cleaned_data["email"])
+
+    def clean_phone(self) -> str | None:
+        value = self.cleaned_data["phone"]
+        if not value:
+            return None
+        phone = normalize_phone(value)
+        if phone is None:
+            raise forms.ValidationError(f"'{value}' is not a phone number.")
+        return phone
 
 
 @admin.register(Recipient)
 class RecipientAdmin(admin.ModelAdmin):
+    form = RecipientAdminForm
     list_display = ["id", "email", "phone", "external_id", "first_name", "last_name", "org", "created_at"]
     list_filter = ["org"]
     search_fields = ["email", "phone", "external_id", "first_name", "last_name"]

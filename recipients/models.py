@@ -27,11 +27,13 @@ class Recipient(models.Model):
                 fields=["org", "email"],
                 condition=models.Q(email__isnull=False),
                 name="recipient_email_per_org",
+                violation_error_message="Another recipient of this org has this email address.",
             ),
             models.UniqueConstraint(
                 fields=["org", "external_id"],
                 condition=models.Q(external_id__isnull=False),
                 name="recipient_external_id_per_org",
+                violation_error_message="Another recipient of this org has this external id.",
             ),
         ]
         indexes = [models.Index(fields=["org", "phone"], name="recipient_phone_idx")]
