@@ -37,6 +37,10 @@ class Campaign(models.Model):
         limit_choices_to={"channel": Channel.SMS},
     )  # fmt: skip
     delay_seconds = models.PositiveIntegerField(default=0)
+    transactional_critical = models.BooleanField(
+        default=False,
+        help_text="Sent even to suppressed addresses: messages a person asked for, such as password resets.",
+    )
     # Vendor dialects name campaigns by these: Marketing Cloud's definition GUID, the trigger-launch link.
     object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     link_id = models.CharField(max_length=64, default=new_link_id, unique=True, editable=False)

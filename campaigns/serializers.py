@@ -29,8 +29,8 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "key", "name", "status", "email_mailing", "sms_mailing", "delay_seconds", "object_id",
-            "link_id", "created_at", "updated_at",
+            "id", "key", "name", "status", "email_mailing", "sms_mailing", "delay_seconds",
+            "transactional_critical", "object_id", "link_id", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]
 

@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
-from recipients.api import RecipientViewSet
+from recipients.api import RecipientViewSet, SuppressionViewSet
 
 from .health import HealthView
 
@@ -15,10 +15,12 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("sends", SendViewSet, basename="send")
 router.register("recipients", RecipientViewSet, basename="recipient")
+router.register("suppressions", SuppressionViewSet, basename="suppression")
 
 urlpatterns = [
     path("api/v1/health/", HealthView.as_view(), name="health"),
     path("api/v1/", include(router.urls)),
     path("admin/", admin.site.urls),
+    path("anymail/", include("anymail.urls")),
     path("", include("campaigns.dialects.urls")),
 ]

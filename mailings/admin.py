@@ -7,6 +7,7 @@ from django.utils.html import escape, format_html
 
 from recipients.models import normalize_email, normalize_phone
 
+from .admin_events import DeliveryEventInline
 from .models import Channel, Mailing, Send
 from .rendering import (
     RenderError,
@@ -142,6 +143,7 @@ class SendAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["campaign"]
     actions = ["retrigger"]
+    inlines = [DeliveryEventInline]
     readonly_fields = [
         "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
         "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html", "context",

@@ -1,5 +1,6 @@
 import uuid
 
+from django.db.models import Prefetch
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 
 from orgs.api import OrgScopedViewSet
 
-from .models import Channel, Mailing, Send
+from .models import Channel, DeliveryEvent, Mailing, Send
 from .serializers import MailingSerializer, SendSerializer
 from .services import sends_retrigger
 
@@ -40,7 +41,13 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     required_scopes = {"read": "read", "retrigger": "send"}
 
     def get_queryset(self):
-        queryset = Send.objects.filter(org=self.request.user.org).select_related("campaign", "trigger")
+        queryset = (
+            Send.objects.filter(org=self.request.user.org)
+            .select_related("campaign", "trigger")
+            .prefetch_related(
+                Prefetch("events", queryset=DeliveryEvent.objects.order_by("occurred_at", "pk"))
+            )
+        )
         problems = {}
         for param, (lookup, parse) in SEND_FILTERS.items():
             value = self.request.query_params.get(param)

@@ -78,11 +78,20 @@ class Send(models.Model):
         SCHEDULED = "scheduled"
         SENDING = "sending"
         SENT = "sent"
+        DELIVERED = "delivered"
+        BOUNCED = "bounced"
+        COMPLAINED = "complained"
+        REJECTED = "rejected"
         FAILED = "failed"
         SUPPRESSED = "suppressed"
         EXPIRED = "expired"
 
-    FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.SUPPRESSED, Status.EXPIRED)
+    # Dispatch is over for these: the provider has the message, or it will never go. Delivery events may
+    # still move a sent or delivered send on (see mailings.events), never back.
+    FINAL_STATUSES = (
+        Status.SENT, Status.DELIVERED, Status.BOUNCED, Status.COMPLAINED, Status.REJECTED, Status.FAILED,
+        Status.SUPPRESSED, Status.EXPIRED,
+    )  # fmt: skip
 
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="sends")
     # String references keep the import graph one-way: campaigns builds on mailings, not the reverse.
@@ -144,3 +153,57 @@ class Send(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to_address} ({self.status})"
+
+
+class DeliveryEvent(models.Model):
+    """What a provider's tracking webhook said about a message: stored once, however often it is told."""
+
+    class Type(models.TextChoices):
+        # Anymail's normalised event types.
+        QUEUED = "queued"
+        SENT = "sent"
+        REJECTED = "rejected"
+        FAILED = "failed"
+        BOUNCED = "bounced"
+        DEFERRED = "deferred"
+        DELIVERED = "delivered"
+        AUTORESPONDED = "autoresponded"
+        OPENED = "opened"
+        CLICKED = "clicked"
+        COMPLAINED = "complained"
+        UNSUBSCRIBED = "unsubscribed"
+        SUBSCRIBED = "subscribed"
+        UNKNOWN = "unknown"
+
+    # Both empty when no send has the event's message id: such events are kept, to be looked into.
+    org = models.ForeignKey(
+        Org, on_delete=models.CASCADE, null=True, blank=True, related_name="delivery_events"
+    )
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    esp_name = models.CharField(max_length=32)
+    event_type = models.CharField(max_length=16, choices=Type.choices)
+    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    provider_event_id = models.CharField(max_length=255, blank=True, default="")
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    address = models.CharField(max_length=320, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    mta_response = models.TextField(blank=True, default="")
+    reject_reason = models.CharField(max_length=16, blank=True, default="")
+    payload = models.JSONField(null=True, blank=True, help_text="The provider's event as it came.")
+    # The provider's event id, or what identifies an event where the provider gives none; unique, so the
+    # database itself refuses a replayed webhook (see mailings.events.dedupe_key).
+    dedupe_key = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="delivery_event_once")]
+        indexes = [
+            models.Index(fields=["send", "occurred_at"], name="delivery_event_send"),
+            models.Index(
+                fields=["-created_at"], condition=models.Q(send__isnull=True), name="delivery_event_unmatched"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} from {self.esp_name} for {self.address or self.provider_message_id}"

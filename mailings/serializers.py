@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Mailing, Send
+from .models import DeliveryEvent, Mailing, Send
 from .rendering import check_context_schema, check_templates, check_translations
 
 
@@ -40,8 +40,18 @@ class MailingSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class DeliveryEventSerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="event_type")
+
+    class Meta:
+        model = DeliveryEvent
+        fields = ["type", "occurred_at", "esp_name", "description", "mta_response"]
+        read_only_fields = fields
+
+
 class SendSerializer(serializers.ModelSerializer):
     trigger = serializers.PrimaryKeyRelatedField(read_only=True)
+    events = DeliveryEventSerializer(many=True, read_only=True)
     campaign = serializers.SlugRelatedField(slug_field="key", read_only=True)
     attachments = serializers.SerializerMethodField()
 
@@ -51,7 +61,7 @@ class SendSerializer(serializers.ModelSerializer):
             "id", "correlation_id", "status", "channel", "to_address", "trigger", "campaign", "mailing",
             "recipient", "retriggered_from", "locale", "subject", "text", "html", "context", "metadata",
             "attachments", "scheduled_at", "expires_at", "sent_at", "attempts", "provider_message_id",
-            "last_error", "possibly_duplicated", "created_at", "updated_at",
+            "last_error", "possibly_duplicated", "events", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 

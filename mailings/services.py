@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import Case, CharField, F, Min, Value, When
 from django.utils import timezone
+
+from recipients.selectors import suppression_reasons
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
 from .models import Send
@@ -48,6 +50,7 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
     if not claimed:
         return outcomes
     attachments = _attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
+    suppressed = _suppressed(claimed)
     # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
     # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
     deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
@@ -58,7 +61,9 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
                 _release(token, [s.pk for s in claimed[position:]])
                 outcomes["released"] = len(claimed) - position
                 break
-            status = _dispatch_one(send, token, attachments.get(send.trigger_id, []), connections)
+            status = _dispatch_one(
+                send, token, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk)
+            )
             outcomes[status] = outcomes.get(status, 0) + 1
     finally:
         connections.close()
@@ -85,7 +90,7 @@ def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:
         return token, []
     claimed = list(
         Send.objects.filter(claim_token=token, status=Status.SENDING)
-        .select_related("mailing", "recipient")
+        .select_related("mailing", "recipient", "campaign")
         .order_by("pk")
     )
     return token, claimed
@@ -104,13 +109,29 @@ def _attachments_by_trigger(trigger_ids: set[int]) -> dict[int, list[Attachment]
     return found
 
 
+def _suppressed(sends: list[Send]) -> dict[int, str]:
+    """Send id -> suppression reason, for the sends that must not go: one query for the whole chunk."""
+    # A transactional-critical campaign (a password reset) goes even to a suppressed address.
+    checked = [s for s in sends if not (s.campaign is not None and s.campaign.transactional_critical)]
+    reasons = suppression_reasons(wanted={(s.org_id, s.to_address) for s in checked})
+    return {s.pk: reasons[(s.org_id, s.to_address)] for s in checked if (s.org_id, s.to_address) in reasons}
+
+
 def _dispatch_one(
-    send: Send, token: uuid.UUID, attachments: list[Attachment], connections: Connections
+    send: Send,
+    token: uuid.UUID,
+    attachments: list[Attachment],
+    connections: Connections,
+    suppressed_because: str | None = None,
 ) -> str:
     now = timezone.now()
     if send.expires_at and send.expires_at <= now:
         _record(send, token, status=Status.EXPIRED, last_error="Not dispatched before it expired.")
         return Status.EXPIRED
+    if suppressed_because:
+        error = f"{send.to_address} is suppressed for this org ({suppressed_because}); not dispatched."
+        _record(send, token, status=Status.SUPPRESSED, last_error=error)
+        return Status.SUPPRESSED
     if send.mailing is None:
         _record(send, token, status=Status.FAILED, last_error="The mailing was deleted.")
         return Status.FAILED
@@ -154,6 +175,14 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
 def _record(send: Send, token: uuid.UUID, **fields) -> None:
     # Only while this claim holds: a send the sweep took back and another worker claimed is not ours.
     fields.setdefault("claim_token", None)
+    if "status" in fields:
+        # And only over `sending`: a tracking webhook may have overtaken the worker (delivered, bounced) and
+        # its news is later than this outcome (see mailings.events).
+        fields["status"] = Case(
+            When(status=Status.SENDING, then=Value(fields["status"])),
+            default=F("status"),
+            output_field=CharField(),
+        )
     Send.objects.filter(pk=send.pk, claim_token=token).update(updated_at=timezone.now(), **fields)
 
 

@@ -81,3 +81,37 @@ def normalize_phone(phone: str | None) -> str | None:
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
     return cleaned if _PHONE.match(cleaned) else None
+
+
+def normalize_address(address: str) -> str:
+    """One spelling of an email address or phone number, as suppressions store and look it up."""
+    if "@" in address:
+        return normalize_email(address) or ""
+    return normalize_phone(address) or address.strip()
+
+
+class Suppression(models.Model):
+    """An address an org no longer sends to: it hard-bounced, complained or unsubscribed, or staff said so."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced"
+        COMPLAINED = "complained"
+        UNSUBSCRIBED = "unsubscribed"
+        MANUAL = "manual"
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="suppressions")
+    address = models.CharField(max_length=320, help_text="An email address (lower case) or a phone number.")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    # A string reference: recipients sits below mailings and imports nothing from it.
+    source_event = models.ForeignKey(
+        "mailings.DeliveryEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The provider's event that caused it, if any.",
+    )  # fmt: skip
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["org", "address"], name="suppression_address_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.reason})"

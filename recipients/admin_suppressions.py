@@ -1,0 +1,46 @@
+"""Suppressions in the admin: staff see why an address gets nothing and lift it when it works again."""
+
+from django.contrib import admin, messages
+
+from .models import Suppression
+from .services import suppression_add, suppression_lift
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["address", "reason", "org", "created_at", "source_event"]
+    list_filter = ["reason", "org"]
+    search_fields = ["address"]
+    list_select_related = ["org", "source_event"]
+    date_hierarchy = "created_at"
+    actions = ["lift"]
+    fields = ["org", "address", "reason", "source_event", "created_at"]
+    readonly_fields = ["source_event", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A suppression is added or lifted, never edited into another one.
+        if obj is not None:
+            return ["org", "address", "reason", "source_event", "created_at"]
+        return self.readonly_fields
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # lifting goes through the service, like the API's DELETE
+        return actions
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return
+        suppression, _ = suppression_add(org=obj.org, address=obj.address, reason=obj.reason)
+        obj.pk, obj.address, obj.reason = suppression.pk, suppression.address, suppression.reason
+
+    def delete_model(self, request, obj) -> None:
+        suppression_lift(suppression=obj)
+
+    @admin.action(description="Lift selected suppressions", permissions=["delete"])
+    def lift(self, request, queryset) -> None:
+        lifted = 0
+        for suppression in queryset:
+            suppression_lift(suppression=suppression)
+            lifted += 1
+        messages.success(request, f"Lifted {lifted} suppression(s); those addresses get messages again.")
