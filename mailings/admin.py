@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import escape, format_html
 
-from recipients.models import normalize_email, normalize_phone
+from recipients.models import clean_phone, normalize_email
 
 from .admin_events import DeliveryEventInline
 from .models import Channel, Mailing, Send
@@ -79,10 +79,7 @@ class TestSendForm(forms.Form):
         if self.channel == Channel.EMAIL:
             validate_email(address)
             return normalize_email(address)
-        phone = normalize_phone(address)
-        if phone is None:
-            raise forms.ValidationError(f"'{address}' is not a phone number.")
-        return phone
+        return clean_phone(address)
 
 
 @admin.register(Mailing)

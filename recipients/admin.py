@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from .models import Recipient, normalize_email, normalize_phone
+from .models import Recipient, clean_phone, normalize_email
 
 
 class RecipientAdminForm(forms.ModelForm):
@@ -12,13 +12,7 @@ class RecipientAdminForm(forms.ModelForm):
         return normalize_email(self.cleaned_data["email"])
 
     def clean_phone(self) -> str | None:
-        value = self.cleaned_data["phone"]
-        if not value:
-            return None
-        phone = normalize_phone(value)
-        if phone is None:
-            raise forms.ValidationError(f"'{value}' is not a phone number.")
-        return phone
+        return clean_phone(self.cleaned_data["phone"])
 
 
 @admin.register(Recipient)

@@ -1,5 +1,6 @@
 import re
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -81,6 +82,16 @@ def normalize_phone(phone: str | None) -> str | None:
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
     return cleaned if _PHONE.match(cleaned) else None
+
+
+def clean_phone(value: str | None) -> str | None:
+    """The normalised number, or None for none; a ValidationError (forms, serializers) for a bad one."""
+    if not value:
+        return None
+    phone = normalize_phone(value)
+    if phone is None:
+        raise ValidationError(f"'{value}' is not a phone number.")
+    return phone
 
 
 def normalize_address(address: str) -> str:

@@ -2,7 +2,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from rest_framework import serializers
 
-from recipients.models import Recipient, Suppression, normalize_address, normalize_email, normalize_phone
+from recipients.models import (
+    Recipient,
+    Suppression,
+    clean_phone,
+    normalize_address,
+    normalize_email,
+    normalize_phone,
+)
 
 
 class RecipientSerializer(serializers.ModelSerializer):
@@ -29,12 +36,7 @@ class RecipientSerializer(serializers.ModelSerializer):
         return value
 
     def validate_phone(self, value):
-        if not value:
-            return None
-        phone = normalize_phone(value)
-        if phone is None:
-            raise serializers.ValidationError(f"'{value}' is not a phone number.")
-        return phone
+        return clean_phone(value)
 
     def validate_attributes(self, value):
         if not isinstance(value, dict):
