@@ -34,14 +34,13 @@ RECIPIENT = {
 
 def trigger_schema(max_batch: int) -> dict:
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "required": ["recipients"],
         "additionalProperties": False,
         "properties": {
             "recipients": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": RECIPIENT},
             "context": {"type": "object"},
-            "channel": {"enum": ["email", "sms"]},
+            "channel": {"type": "string", "enum": ["email", "sms"]},
             "locale": {"type": "string", "maxLength": 35},
             "delay": {"type": "integer", "minimum": 0, "maximum": 366 * 24 * 3600},
             "send_at": {"type": "string", "description": "ISO 8601 date-time"},

@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.db import connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +31,21 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        summary="Health of the database and the broker (no authentication)",
+        auth=[],
+        responses={
+            200: inline_serializer(
+                "Health",
+                {
+                    "status": serializers.CharField(),
+                    "database": serializers.CharField(),
+                    "broker": serializers.CharField(),
+                },
+            ),
+            503: OpenApiResponse(description="The database or the broker is down; the body says which."),
+        },
+    )
     def get(self, request):
         checks = {"database": database_ok(), "broker": broker_ok()}
         healthy = all(ok for ok, _ in checks.values())

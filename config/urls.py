@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
 from recipients.api import RecipientViewSet, SuppressionViewSet
 
+from . import openapi  # noqa: F401  (registers the API token scheme with the schema generator)
 from .health import HealthView
 
 router = DefaultRouter(trailing_slash=True)
@@ -20,6 +22,8 @@ router.register("suppressions", SuppressionViewSet, basename="suppression")
 urlpatterns = [
     path("api/v1/health/", HealthView.as_view(), name="health"),
     path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
     path("", include("campaigns.dialects.urls")),

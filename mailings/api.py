@@ -1,6 +1,7 @@
 import uuid
 
 from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -36,11 +37,33 @@ SEND_FILTERS = {
 }
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="The send log, newest first",
+        parameters=[
+            OpenApiParameter("correlation_id", uuid.UUID),
+            OpenApiParameter("campaign", str, description="a campaign key"),
+            OpenApiParameter("recipient", int),
+            OpenApiParameter("trigger", int),
+            OpenApiParameter("status", str, enum=Send.Status.values),
+            OpenApiParameter("channel", str, enum=Channel.values),
+        ],
+    ),
+    retrieve=extend_schema(summary="Every field of one send, its rendered content and events included"),
+    retrigger=extend_schema(
+        summary="Send it again, as a new send linked to this one",
+        request=None,
+        responses={202: SendSerializer},
+    ),
+)
 class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = SendSerializer
     required_scopes = {"read": "read", "retrigger": "send"}
+    queryset = Send.objects.none()  # what the OpenAPI generator sees; requests get their org's
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
         queryset = (
             Send.objects.filter(org=self.request.user.org)
             .select_related("campaign", "trigger")

@@ -1,0 +1,68 @@
+"""What the generated OpenAPI schema cannot infer: the token auth scheme and the one error envelope."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "problems"],
+            "properties": {
+                "code": {"type": "string", "example": "invalid"},
+                "message": {"type": "string"},
+                "problems": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {
+                            "field": {"type": "string", "example": "recipients[0].email"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+ERRORS = {
+    "400": "The request is invalid; `problems` names each field and what is wrong with it.",
+    "401": "No API token, or one that is not valid.",
+    "403": "The token lacks the scope this operation needs.",
+    "404": "No such object in this org.",
+    "405": "Method not allowed.",
+    "406": "Not acceptable.",
+    "409": "Conflicts with the current state (a paused campaign, a reused Idempotency-Key).",
+    "413": "The request body is too large.",
+    "415": "Unsupported media type.",
+}
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "orgs.auth.ApiTokenAuthentication"
+    name = "ApiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An org's API token: `Bearer hrld_…`"}
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    """Every operation documents the error envelope for each error status it can answer."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            public_path = path.endswith("/health/")
+            for status, description in ERRORS.items():
+                if public_path and status in ("401", "403", "404", "409"):
+                    continue
+                if method == "get" and status in ("409", "413", "415"):
+                    continue
+                responses.setdefault(
+                    status, {"description": description, "content": {"application/json": {"schema": error}}}
+                )
+    return result
