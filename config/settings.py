@@ -195,6 +195,9 @@ LOGGING = {
 }
 # The domain of the Message-ID Herald gives each email: `<correlation-id@domain>`.
 HERALD_MESSAGE_ID_DOMAIN = os.getenv("HERALD_MESSAGE_ID_DOMAIN", "herald.localhost")
+# Marketer-written templates: a render that runs longer, or writes more, fails its send.
+HERALD_TEMPLATE_TIME_LIMIT = float(os.getenv("HERALD_TEMPLATE_TIME_LIMIT", "2"))
+HERALD_TEMPLATE_MAX_CHARS = env_int("HERALD_TEMPLATE_MAX_CHARS", 2_000_000)
 HERALD_MAX_ATTACHMENTS = env_int("HERALD_MAX_ATTACHMENTS", 10)
 HERALD_MAX_ATTACHMENT_BYTES = env_int("HERALD_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HERALD_MAX_REQUEST_BYTES", 20 * 1024 * 1024)

@@ -1,10 +1,14 @@
 """Render marketer-written templates in a sandbox: only the data given, only the safe tags."""
 
+import contextlib
 import functools
 import re
+import signal
+import threading
 from dataclasses import dataclass
 
 import jsonschema
+from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
 
 from .models import Mailing
@@ -40,13 +44,45 @@ def render_string(source: str, data: dict, *, html: bool = False, part: str = "t
     if not source:
         return ""
     try:
-        # A plain str, not the SafeString Django returns: rendered content is data, and code that puts
-        # it into a page (the admin's preview) must escape it like any other data.
-        return str.__str__(_compile(source, html).render(Context(data, autoescape=html)))
+        with _time_limit(settings.HERALD_TEMPLATE_TIME_LIMIT):
+            rendered = _compile(source, html).render(Context(data, autoescape=html))
     except TemplateSyntaxError as exc:
         raise RenderError(f"{part}: {exc}") from exc
+    except RenderTimeout as exc:
+        raise RenderError(
+            f"{part}: took longer than {settings.HERALD_TEMPLATE_TIME_LIMIT}s to render"
+        ) from exc
     except Exception as exc:  # a template must fail its send, never the worker
         raise RenderError(f"{part}: {type(exc).__name__}: {exc}") from exc
+    if len(rendered) > settings.HERALD_TEMPLATE_MAX_CHARS:
+        raise RenderError(f"{part}: rendered to more than {settings.HERALD_TEMPLATE_MAX_CHARS} characters")
+    # A plain str, not the SafeString Django returns: rendered content is data, and code that puts
+    # it into a page (the admin's preview) must escape it like any other data.
+    return str.__str__(rendered)
+
+
+class RenderTimeout(BaseException):
+    """BaseException: Django swallows Exceptions in places ({% if %} conditions); this must get out."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt a render that runs too long. Only in a main thread (workers, web processes), where
+    signals are delivered; elsewhere (a threaded dev server) the output-size bound still holds."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise RenderTimeout()
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def template_data(*, recipient: dict, context) -> dict:

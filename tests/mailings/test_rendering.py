@@ -30,6 +30,7 @@ def test_loops_and_filters_work():
         "{% debug %}",
         "{% url 'admin:index' %}",
         "{% csrf_token %}",
+        "{% lorem 99999999 w %}",
     ],
 )
 def test_tags_that_reach_beyond_the_data_are_not_available(source):
@@ -82,3 +83,32 @@ def test_a_subject_cannot_carry_a_header_line_break():
     mailing = MailingFactory(subject="Order {{ context.n }}")
     rendered = render_mailing(mailing, locale=None, data={"context": {"n": "1\r\nBcc: victim@example.com"}})
     assert "\n" not in rendered.subject and "\r" not in rendered.subject
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ 'x'|ljust:999999999 }}", "{{ 'x'|center:'5000' }}", "{{ 1|stringformat:'0999999999d' }}",
+     "{{ 1.5|floatformat:99999 }}"],
+)  # fmt: skip
+def test_filters_cannot_be_asked_for_huge_widths(source):
+    with pytest.raises(RenderError, match="at most 1000"):
+        render(source)
+
+
+def test_widths_within_reason_still_work():
+    assert render("[{{ 'ab'|ljust:4 }}]") == "[ab  ]"
+
+
+def test_a_render_that_runs_too_long_fails_instead_of_hanging(settings):
+    settings.HERALD_TEMPLATE_TIME_LIMIT = 0.2
+    loops = (
+        "{% for a in context.n %}{% for b in context.n %}{% for c in context.n %}{% if a == b %}x{% endif %}"
+    )
+    with pytest.raises(RenderError, match="took longer than 0.2s"):
+        render(loops + "{% endfor %}{% endfor %}{% endfor %}", context={"n": list(range(1000))})
+
+
+def test_a_render_that_writes_too_much_fails(settings):
+    settings.HERALD_TEMPLATE_MAX_CHARS = 100
+    with pytest.raises(RenderError, match="more than 100 characters"):
+        render("{% for i in context.n %}0123456789{% endfor %}", context={"n": list(range(11))})
