@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/herald
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/14
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
 .PHONY: install run test test-quick lint format migrate clean
@@ -27,12 +28,14 @@ run: migrate
 	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload --insecure
 
+TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) REDIS_URL=$(TEST_REDIS_URL)
+
 test: install
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # While iterating: everything but the slow end-to-end and fault tests.
 test-quick: install
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(VENV)/bin/pytest -m 'not slow' $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest -m 'not slow' $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

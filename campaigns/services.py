@@ -25,6 +25,7 @@ from .models import Campaign, Trigger
 from .schemas import schema_problems
 
 MAX_PROBLEMS = 100
+_HEADER_BREAK = re.compile(r"[\r\n\x00]")
 
 
 @dataclass
@@ -118,6 +119,8 @@ def _plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[_Planne
         problems.append(
             Problem("recipients", f"Give 1 to {settings.HERALD_MAX_BATCH} recipients, not {count}.")
         )
+    if command.from_email and _HEADER_BREAK.search(command.from_email):
+        problems.append(Problem("from", "Must not contain line breaks."))
     if command.expires_at and command.expires_at <= timezone.now():
         problems.append(Problem("expires_at", "Already in the past."))
     problems += check_attachments(command.attachments)
@@ -170,6 +173,10 @@ def _clean_spec(i: int, spec: RecipientSpec, problems: list[Problem]) -> Recipie
         if phone is None:
             problems.append(Problem(f"recipients[{i}].phone", f"'{spec.phone}' is not a phone number."))
         spec.phone = phone
+    for name in ("first_name", "last_name", "external_id", "locale"):
+        if _HEADER_BREAK.search(getattr(spec, name) or ""):
+            # Names can end up in headers (To: "Ann" <ann@…>); a line break there would inject more headers.
+            problems.append(Problem(f"recipients[{i}].{name}", "Must not contain line breaks."))
     if spec.id is None and not (spec.email or spec.phone or spec.external_id):
         problems.append(Problem(f"recipients[{i}]", "Give an id, email, phone or external_id."))
     return spec

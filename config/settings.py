@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +110,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["orgs.throttling.OrgRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -176,6 +178,17 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Redis for counters shared by every web process (API rate limits); without Redis (the embedded default)
+# an in-process cache, which counts per process.
+REDIS_URL = os.getenv("REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# API requests per org per minute (each org may have its own); 0 turns the limit off.
+HERALD_RATE_LIMIT_PER_MINUTE = env_int("HERALD_RATE_LIMIT_PER_MINUTE", 6000)
+
 # The pipeline's knobs.
 HERALD_CHUNK_SIZE = env_int("HERALD_CHUNK_SIZE", 100)
 HERALD_MAX_BATCH = env_int("HERALD_MAX_BATCH", 1000)
@@ -200,4 +213,5 @@ HERALD_TEMPLATE_TIME_LIMIT = float(os.getenv("HERALD_TEMPLATE_TIME_LIMIT", "2"))
 HERALD_TEMPLATE_MAX_CHARS = env_int("HERALD_TEMPLATE_MAX_CHARS", 2_000_000)
 HERALD_MAX_ATTACHMENTS = env_int("HERALD_MAX_ATTACHMENTS", 10)
 HERALD_MAX_ATTACHMENT_BYTES = env_int("HERALD_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HERALD_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
+HERALD_MAX_REQUEST_BYTES = env_int("HERALD_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = HERALD_MAX_REQUEST_BYTES

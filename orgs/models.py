@@ -11,6 +11,9 @@ class Org(models.Model):
     """A tenant. Everything else in Herald belongs to exactly one org."""
 
     name = models.CharField(max_length=200)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="API requests per minute; empty: HERALD_RATE_LIMIT_PER_MINUTE."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

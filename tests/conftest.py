@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
@@ -6,6 +7,11 @@ from mailings import sms
 from orgs.services import token_create
 from tests import backends
 from tests.factories import CampaignFactory, OrgFactory, RecipientFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    cache.clear()  # org ids repeat from one test database to the next; their counts must not
 
 
 @pytest.fixture(autouse=True)

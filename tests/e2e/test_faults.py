@@ -147,7 +147,11 @@ def web(redis_server, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": redis_server.url}
+    # One Redis for broker and rate-limit counters, as in production: when it stops, both are gone.
+    env = {
+        **os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": redis_server.url,
+        "REDIS_URL": redis_server.url,
+    }  # fmt: skip
     log = (tmp_path / "web.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
