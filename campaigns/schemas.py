@@ -18,6 +18,7 @@ ATTACHMENT = {
 RECIPIENT = {
     "type": "object",
     "additionalProperties": False,
+    "anyOf": [{"required": [key]} for key in ("id", "email", "phone", "external_id")],
     "properties": {
         "id": {"type": "integer", "minimum": 1},
         "email": {"type": "string", "maxLength": 254},
@@ -57,5 +58,8 @@ def schema_problems(schema: dict, data) -> list[Problem]:
         path = ""
         for part in error.absolute_path:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        problems.append(Problem(path or "body", error.message))
+        message = error.message
+        if error.validator == "anyOf" and error.schema is RECIPIENT:
+            message = "Give an id, email, phone or external_id."
+        problems.append(Problem(path or "body", message))
     return problems

@@ -28,3 +28,6 @@ urlpatterns = [
     path("anymail/", include("anymail.urls")),
     path("", include("campaigns.dialects.urls")),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.internal_error"

@@ -26,12 +26,19 @@ class MailingViewSet(OrgScopedViewSet):
         instance.delete()
 
 
+def _id(value: str) -> int:
+    number = int(value)
+    if not 0 < number < 2**63:
+        raise ValueError(value)
+    return number
+
+
 # query parameter -> (ORM lookup, parser that raises ValueError on a bad value)
 SEND_FILTERS = {
     "correlation_id": ("correlation_id", uuid.UUID),
     "campaign": ("campaign__key", str),
-    "recipient": ("recipient_id", int),
-    "trigger": ("trigger_id", int),
+    "recipient": ("recipient_id", _id),
+    "trigger": ("trigger_id", _id),
     "status": ("status", Send.Status),
     "channel": ("channel", Channel),
 }

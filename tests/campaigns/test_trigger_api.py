@@ -334,3 +334,9 @@ def test_a_mailing_of_another_channel_cannot_be_a_campaigns_email_mailing(api, o
     )
     assert response.status_code == 400
     assert "sms mailing" in problems(response)["email_mailing"]
+
+
+def test_a_recipient_with_nothing_to_find_it_by_is_named(api, campaign):
+    response = api.post(URL, {"recipients": [{"first_name": "Ann"}]}, format="json")
+    assert response.status_code == 400
+    assert problems(response) == {"recipients[0]": "Give an id, email, phone or external_id."}
