@@ -20,7 +20,7 @@ RECIPIENT = {
     "additionalProperties": False,
     "anyOf": [{"required": [key]} for key in ("id", "email", "phone", "external_id")],
     "properties": {
-        "id": {"type": "integer", "minimum": 1},
+        "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
         "email": {"type": "string", "maxLength": 254},
         "phone": {"type": "string", "maxLength": 32},
         "external_id": {"type": "string", "minLength": 1, "maxLength": 200},

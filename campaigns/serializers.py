@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from mailings.models import Channel, Mailing
+from orgs.api import StrictModelSerializer
 
 from .models import Campaign
 
@@ -22,7 +23,7 @@ class OrgMailingField(serializers.PrimaryKeyRelatedField):
         return mailing
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(StrictModelSerializer):
     email_mailing = OrgMailingField(Channel.EMAIL)
     sms_mailing = OrgMailingField(Channel.SMS)
 

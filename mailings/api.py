@@ -81,7 +81,7 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         problems = {}
         for param, (lookup, parse) in SEND_FILTERS.items():
             value = self.request.query_params.get(param)
-            if value:
+            if value is not None:
                 try:
                     queryset = queryset.filter(**{lookup: parse(value)})
                 except ValueError:

@@ -1,10 +1,12 @@
 from rest_framework import serializers
 
+from orgs.api import StrictModelSerializer
+
 from .models import DeliveryEvent, Mailing, Send
 from .rendering import check_context_schema, check_templates, check_translations
 
 
-class MailingSerializer(serializers.ModelSerializer):
+class MailingSerializer(StrictModelSerializer):
     class Meta:
         model = Mailing
         fields = [

@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from rest_framework import serializers
 
+from orgs.api import StrictEmailField, StrictModelSerializer
 from recipients.models import (
     Recipient,
     Suppression,
@@ -12,8 +13,8 @@ from recipients.models import (
 )
 
 
-class RecipientSerializer(serializers.ModelSerializer):
-    email = serializers.EmailField(required=False, allow_null=True, allow_blank=True, max_length=254)
+class RecipientSerializer(StrictModelSerializer):
+    email = StrictEmailField(required=False, allow_null=True, allow_blank=True, max_length=254)
 
     class Meta:
         model = Recipient
@@ -50,7 +51,7 @@ class RecipientSerializer(serializers.ModelSerializer):
         return others.exists()
 
 
-class SuppressionSerializer(serializers.ModelSerializer):
+class SuppressionSerializer(StrictModelSerializer):
     source_event = serializers.SerializerMethodField()
 
     class Meta:

@@ -32,3 +32,23 @@ def test_an_out_of_range_id_filter_is_a_400(api):
     response = api.get("/api/v1/sends/?recipient=54677097265190567936")
     assert response.status_code == 400
     assert response.json()["error"]["problems"][0]["field"] == "recipient"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/campaigns/", {"key": "k", "name": 0}, "name"),
+        ("/api/v1/campaigns/", {"key": "k", "name": "K", "delay_seconds": "5"}, "delay_seconds"),
+        (
+            "/api/v1/campaigns/",
+            {"key": "k", "name": "K", "transactional_critical": 1},
+            "transactional_critical",
+        ),
+        ("/api/v1/mailings/", {"name": "M", "subject": 453}, "subject"),
+        ("/api/v1/recipients/", {"email": 5}, "email"),
+    ],
+)
+def test_values_of_the_wrong_json_type_are_refused_not_coerced(api, path, body, field):
+    response = api.post(path, body, format="json")
+    assert response.status_code == 400
+    assert field in {p["field"] for p in response.json()["error"]["problems"]}

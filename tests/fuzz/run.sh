@@ -25,10 +25,12 @@ print(token)
 LOG=${FUZZ_SERVER_LOG:-$VAR/server.log}
 .venv/bin/python manage.py runserver "127.0.0.1:$PORT" --noreload >"$LOG" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$VAR"' EXIT
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$VAR"' EXIT
 
+status=0
 .venv/bin/schemathesis run "http://127.0.0.1:$PORT/api/schema/" \
     --header "Authorization: Bearer $TOKEN" \
     --max-examples "$EXAMPLES" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
-    --workers 1 --wait-for-schema 30 --no-color
+    --workers 1 --wait-for-schema 30 --no-color || status=$?
+exit $status
