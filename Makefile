@@ -8,7 +8,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/14
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-quick lint format migrate clean
+.PHONY: install run test test-quick lint format migrate clean fuzz fuzz-quick
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,13 @@ test: install
 # While iterating: everything but the slow end-to-end and fault tests.
 test-quick: install
 	$(TEST_ENV) $(VENV)/bin/pytest -m 'not slow' $(PYTEST_ARGS)
+
+# Schemathesis against the OpenAPI schema: no 5xx, no answer the schema does not describe.
+fuzz: install
+	FUZZ_EXAMPLES=100 tests/fuzz/run.sh
+
+fuzz-quick: install
+	FUZZ_EXAMPLES=10 FUZZ_SEED=20261122 tests/fuzz/run.sh
 
 lint: install
 	$(VENV)/bin/ruff check .
