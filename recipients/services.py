@@ -1,10 +1,14 @@
 """Writes about recipients: one function per use case."""
 
 import logging
+from typing import Any
 
+from django.db import transaction
+
+from orgs.errors import Invalid, Problem
 from orgs.models import Org
 
-from .models import Suppression, normalize_address
+from .models import Recipient, Suppression, normalize_address
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +33,33 @@ def suppression_lift(*, suppression: Suppression) -> None:
     """Send to the address again. Staff lift a suppression when the address works again."""
     suppression.delete()
     logger.info("org %s lifted the suppression of %s", suppression.org_id, suppression.address)
+
+
+# A recipient's own fields that callers may write by name, with their lengths; any other name is an attribute.
+PROFILE_FIELDS = {"first_name": 150, "last_name": 150, "locale": 35}
+
+
+def recipient_update_fields(*, recipient: Recipient, fields: dict[str, Any]) -> Recipient:
+    """Write named values onto a recipient: first_name, last_name and locale, any other name as an attribute.
+
+    Contact points (email, phone, external id) are not fields here: they identify the recipient.
+    """
+    problems = [
+        Problem(name, f"Must be text of at most {PROFILE_FIELDS[name]} characters.")
+        for name, value in fields.items()
+        if name in PROFILE_FIELDS and not (isinstance(value, str) and len(value) <= PROFILE_FIELDS[name])
+    ]
+    if problems:
+        raise Invalid("Some fields cannot be written.", problems=problems)
+    with transaction.atomic():
+        # Locked, so two writes of different attributes at once both land.
+        locked = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        attributes = dict(locked.attributes)
+        for name, value in fields.items():
+            if name in PROFILE_FIELDS:
+                setattr(locked, name, value)
+            else:
+                attributes[name] = value
+        locked.attributes = attributes
+        locked.save(update_fields=[*(n for n in fields if n in PROFILE_FIELDS), "attributes", "updated_at"])
+    return locked
