@@ -86,7 +86,11 @@ def _time_limit(seconds: float):
 
 
 def template_data(*, recipient: dict, context) -> dict:
-    return {"recipient": recipient, "context": context}
+    data = {"recipient": recipient, "context": context}
+    if isinstance(context, dict) and isinstance(context.get("apicontent"), dict):
+        # The trigger-launch vendor's templates say {apicontent.x}; its dialect files content there.
+        data["apicontent"] = context["apicontent"]
+    return data
 
 
 def render_mailing(mailing: Mailing, *, locale: str | None, data: dict) -> Rendered:

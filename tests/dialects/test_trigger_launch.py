@@ -90,7 +90,7 @@ def campaign_84(shop):
     mailing = MailingFactory(
         org=shop,
         subject="{{ context.email_title|default:'News' }}",
-        text="Hello {{ recipient.first_name }}: {{ context.apicontent.email_title }}|"
+        text="Hello {{ recipient.first_name }}: {{ apicontent.email_title }}|"
         "{% for line in context.data_lines %}{{ line }};{% endfor %}|{{ context.Order }}",
         html="",
     )
