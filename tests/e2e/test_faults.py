@@ -256,3 +256,37 @@ def test_a_trigger_whose_transaction_rolls_back_leaves_nothing_and_enqueues_noth
     assert callbacks == []
     assert not Trigger.objects.exists()
     assert not Send.objects.exists()
+
+
+def _terminate_other_connections() -> int:
+    """What a PostgreSQL restart does to a worker: every connection it holds dies mid-statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_worker_recovers_from_lost_database_connections_without_a_restart(worker, campaign, settings):
+    settings.HERALD_MAX_BATCH = 2000
+    accept(campaign, 2000, "pg")
+    worker.start("--concurrency=1", HERALD_LEASE_SECONDS="6", HERALD_SWEEP_INTERVAL="1")
+    pid = worker.process.pid
+    floor = 0
+    for _ in range(3):
+        wait_for(
+            lambda floor=floor + 100: Send.objects.filter(status="sent").count() >= floor,
+            timeout=60, what="progress before cutting connections", log=worker.log,
+        )  # fmt: skip
+        wait_for(_terminate_other_connections, timeout=10, what="a worker connection to cut")
+        floor = Send.objects.filter(status="sent").count()
+    wait_for(
+        lambda: Send.objects.filter(status="sent").count() == 2000, timeout=120, what="all 2,000 sent",
+        log=worker.log,
+    )  # fmt: skip
+    assert worker.process.poll() is None and worker.process.pid == pid, "the same worker, never restarted"
+    assert not Send.objects.filter(status="sending").exists()
+    counts = dispatches_per_send(worker.outbox)
+    assert len(counts) == 2000
+    assert sum(n - 1 for n in counts.values()) <= 3, "at most the send in flight at each cut"
