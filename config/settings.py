@@ -119,8 +119,11 @@ REST_FRAMEWORK = {
 # The OpenAPI schema at /api/schema/, interactive docs at /api/docs/ with assets served by Herald (no CDN).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Herald API",
-    "DESCRIPTION": "Triggered email and SMS: campaigns, triggers, the send log. Errors always have the shape "
-    '{"error": {"code", "message", "problems": [{"field", "message"}]}}.',
+    "DESCRIPTION": (
+        "Triggered email and SMS: campaigns, triggers, the send log. The native API's errors have the shape "
+        '{"error": {"code", "message", "problems": [{"field", "message"}]}}; '
+        "the vendor dialects answer in their vendors' own shapes."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -178,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mailings.tasks.sweep_sends",
         "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
     },
+    "sweep-webhooks": {
+        "task": "mailings.tasks.sweep_webhooks",
+        "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
+    },
 }
 
 # Redis for counters shared by every web process (API rate limits); without Redis (the embedded default)
@@ -217,3 +224,6 @@ HERALD_MAX_ATTACHMENTS = env_int("HERALD_MAX_ATTACHMENTS", 10)
 HERALD_MAX_ATTACHMENT_BYTES = env_int("HERALD_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
 HERALD_MAX_REQUEST_BYTES = env_int("HERALD_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = HERALD_MAX_REQUEST_BYTES
+# Outbound webhooks post only to public addresses; true lets them reach loopback and private networks too
+# (tests, receivers inside your own network). Cloud metadata addresses stay refused either way.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)

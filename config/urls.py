@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
+from mailings.webhooks_api import WebhookEndpointViewSet
 from recipients.api import RecipientViewSet, SuppressionViewSet
 
 from . import openapi  # noqa: F401  (registers the API token scheme with the schema generator)
@@ -18,6 +19,7 @@ router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("sends", SendViewSet, basename="send")
 router.register("recipients", RecipientViewSet, basename="recipient")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("api/v1/health/", HealthView.as_view(), name="health"),

@@ -7,6 +7,7 @@ from django.utils.html import escape, format_html
 
 from recipients.models import clean_phone, normalize_email
 
+from . import admin_webhooks  # noqa: F401  (registers the webhook endpoint and delivery pages)
 from .admin_events import DeliveryEventInline
 from .models import Channel, Mailing, Send
 from .rendering import (

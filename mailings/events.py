@@ -17,6 +17,7 @@ from recipients.models import Suppression, normalize_address
 from recipients.services import suppression_add
 
 from .models import DeliveryEvent, Send
+from .webhooks import webhook_deliveries_create, webhook_subscriptions_load
 
 logger = logging.getLogger(__name__)
 Status = Send.Status
@@ -82,7 +83,14 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
         if not _insert_once(record):
             return None
         if send is not None:
-            _advance(send, record.event_type)
+            if _advance(send, record.event_type):
+                # In this transaction: the event, the status and its notification stand or fall together.
+                webhook_deliveries_create(
+                    subscriptions=webhook_subscriptions_load(sends=[send]),
+                    send=send,
+                    status=TRANSITIONS[record.event_type][0],
+                    event=record,
+                )
             _suppress(send, record)
     if send is None:
         logger.warning(

@@ -1,6 +1,7 @@
 """The dispatch pipeline: claim sends, render, deliver, record each outcome as it happens; the sweep."""
 
 import base64
+import contextlib
 import logging
 import time
 import uuid
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, F, Min, Value, When
+from django.db.models import F, Min
 from django.utils import timezone
 
 from recipients.selectors import suppression_reasons
@@ -17,6 +18,12 @@ from recipients.selectors import suppression_reasons
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
 from .models import Send
 from .rendering import RenderError, render_mailing, template_data
+from .webhooks import (
+    Subscriptions,
+    webhook_deliveries_build,
+    webhook_deliveries_save,
+    webhook_subscriptions_load,
+)
 
 logger = logging.getLogger(__name__)
 Status = Send.Status
@@ -51,6 +58,7 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
         return outcomes
     attachments = _attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
     suppressed = _suppressed(claimed)
+    subscriptions = webhook_subscriptions_load(sends=claimed)
     # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
     # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
     deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
@@ -62,8 +70,9 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
                 outcomes["released"] = len(claimed) - position
                 break
             status = _dispatch_one(
-                send, token, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk)
-            )
+                send, token, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk),
+                subscriptions,
+            )  # fmt: skip
             outcomes[status] = outcomes.get(status, 0) + 1
     finally:
         connections.close()
@@ -123,17 +132,20 @@ def _dispatch_one(
     attachments: list[Attachment],
     connections: Connections,
     suppressed_because: str | None = None,
+    subscriptions: Subscriptions | None = None,
 ) -> str:
     now = timezone.now()
     if send.expires_at and send.expires_at <= now:
-        _record(send, token, status=Status.EXPIRED, last_error="Not dispatched before it expired.")
+        _record(
+            send, token, subscriptions, status=Status.EXPIRED, last_error="Not dispatched before it expired."
+        )
         return Status.EXPIRED
     if suppressed_because:
         error = f"{send.to_address} is suppressed for this org ({suppressed_because}); not dispatched."
-        _record(send, token, status=Status.SUPPRESSED, last_error=error)
+        _record(send, token, subscriptions, status=Status.SUPPRESSED, last_error=error)
         return Status.SUPPRESSED
     if send.mailing is None:
-        _record(send, token, status=Status.FAILED, last_error="The mailing was deleted.")
+        _record(send, token, subscriptions, status=Status.FAILED, last_error="The mailing was deleted.")
         return Status.FAILED
     recipient = send.recipient.as_template_data() if send.recipient else {send.channel: send.to_address}
     try:
@@ -141,26 +153,34 @@ def _dispatch_one(
             send.mailing, locale=send.locale, data=template_data(recipient=recipient, context=send.context)
         )
     except RenderError as exc:
-        _record(send, token, status=Status.FAILED, last_error=f"Template error in {exc}")
+        _record(send, token, subscriptions, status=Status.FAILED, last_error=f"Template error in {exc}")
         return Status.FAILED
     content = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
     try:
         message_id = deliver(send, rendered, attachments, connections)
     except PermanentFailure as exc:
-        _record(send, token, status=Status.FAILED, last_error=str(exc), **content)
+        _record(send, token, subscriptions, status=Status.FAILED, last_error=str(exc), **content)
         logger.info("send %s failed: %s", send.correlation_id, exc)
         return Status.FAILED
     except TransientFailure as exc:
         if send.attempts >= settings.HERALD_MAX_ATTEMPTS:
             error = f"Gave up after {send.attempts} attempts: {exc}"
-            _record(send, token, status=Status.FAILED, last_error=error, **content)
+            _record(send, token, subscriptions, status=Status.FAILED, last_error=error, **content)
             return Status.FAILED
         retry_at = now + timedelta(seconds=retry_delay(send.attempts, exc.retry_after))
-        _record(send, token, status=Status.SCHEDULED, scheduled_at=retry_at, last_error=str(exc), **content)
+        _record(
+            send,
+            token,
+            subscriptions,
+            status=Status.SCHEDULED,
+            scheduled_at=retry_at,
+            last_error=str(exc),
+            **content,
+        )
         return Status.SCHEDULED
     _record(
-        send, token, status=Status.SENT, sent_at=timezone.now(), provider_message_id=message_id,
-        last_error="", **content,
+        send, token, subscriptions, status=Status.SENT, sent_at=timezone.now(),
+        provider_message_id=message_id, last_error="", **content,
     )  # fmt: skip
     return Status.SENT
 
@@ -172,18 +192,28 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0)
 
 
-def _record(send: Send, token: uuid.UUID, **fields) -> None:
+def _record(send: Send, token: uuid.UUID, subscriptions: Subscriptions | None = None, **fields) -> bool:
+    """Write what became of a send; whether its status moved. Webhook deliveries commit with the outcome."""
     # Only while this claim holds: a send the sweep took back and another worker claimed is not ours.
     fields.setdefault("claim_token", None)
-    if "status" in fields:
-        # And only over `sending`: a tracking webhook may have overtaken the worker (delivered, bounced) and
-        # its news is later than this outcome (see mailings.events).
-        fields["status"] = Case(
-            When(status=Status.SENDING, then=Value(fields["status"])),
-            default=F("status"),
-            output_field=CharField(),
+    fields["updated_at"] = timezone.now()
+    status = fields.pop("status", None)
+    ours = Send.objects.filter(pk=send.pk, claim_token=token)
+    notifications = []
+    if subscriptions and status:
+        notifications = webhook_deliveries_build(
+            subscriptions=subscriptions, send=send, status=status, error=fields.get("last_error", "")
         )
-    Send.objects.filter(pk=send.pk, claim_token=token).update(updated_at=timezone.now(), **fields)
+    # A transaction only where there is a notification to write with the outcome: none costs nothing extra.
+    with transaction.atomic() if notifications else contextlib.nullcontext():
+        # The status only over `sending`: a tracking webhook may have overtaken the worker (delivered,
+        # bounced) and its news is later than this outcome (see mailings.events). The rest is written anyway.
+        moved = status is not None and ours.filter(status=Status.SENDING).update(status=status, **fields) == 1
+        if not moved:
+            ours.update(**fields)
+        elif notifications:
+            webhook_deliveries_save(deliveries=notifications)
+    return moved
 
 
 def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
