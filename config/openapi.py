@@ -1,6 +1,11 @@
-"""What the generated OpenAPI schema cannot infer: the token auth scheme and the one error envelope."""
+"""What the generated OpenAPI schema cannot infer: the token auth scheme, the native error envelope, and the
+components the vendor dialects share."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+from campaigns.dialects import schemas as dialects
+
+NATIVE_PREFIX = "/api/v1/"
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -50,11 +55,21 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
 
 def add_error_responses(result: dict, generator, request, public) -> dict:
-    """Every operation documents the error envelope for each error status it can answer."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    """Every native operation documents the error envelope for each error status it can answer.
+
+    The vendor dialects document their own answers, in their vendors' shapes, on their views: their
+    operations are left as they are, and the schemas and security schemes they name are added here.
+    """
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {}).update({"Error": ERROR_SCHEMA, **dialects.COMPONENTS})
+    components.setdefault("securitySchemes", {}).update(dialects.SECURITY_SCHEMES)
     error = {"$ref": "#/components/schemas/Error"}
+    tags = []
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            tags += [tag for tag in operation.get("tags", []) if tag not in tags]
+            if not path.startswith(NATIVE_PREFIX):
+                continue
             responses = operation.setdefault("responses", {})
             public_path = path.endswith("/health/")
             for status, description in ERRORS.items():
@@ -65,4 +80,7 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
                 responses.setdefault(
                     status, {"description": description, "content": {"application/json": {"schema": error}}}
                 )
+    # The native API's tags first, then one a vendor, each saying its answers are the vendor's.
+    described = {tag["name"]: tag for tag in dialects.TAGS}
+    result["tags"] = [{"name": tag} for tag in tags if tag not in described] + dialects.TAGS
     return result

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -38,6 +39,14 @@ class SuppressionViewSet(OrgScopedViewSet):
             queryset = queryset.filter(reason=params["reason"])
         return queryset
 
+    @extend_schema(
+        responses={
+            201: SuppressionSerializer,
+            200: OpenApiResponse(
+                SuppressionSerializer, description="Already suppressed: the suppression that stands."
+            ),
+        }
+    )
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

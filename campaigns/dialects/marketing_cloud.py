@@ -40,12 +40,17 @@ from .common import (
     recipient_field,
     rename_problems,
 )
+from .schemas.marketing_cloud import (
+    ACCESS_TOKEN_SECONDS,
+    delivery_record_operation,
+    send_operation,
+    token_operation,
+)
 from .selectors import active_token, send_get, sends_by_ids
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "marketing_cloud"
-ACCESS_TOKEN_SECONDS = 1080  # Marketing Cloud's own: 18 minutes
 _ACCESS_TOKEN_SALT = "herald.dialects.marketing_cloud.access_token"
 # A SYNC request waits this long at most for a send that a worker, not this request, is dispatching.
 SYNC_WAIT_SECONDS = 10
@@ -82,6 +87,7 @@ class TokenView(DialectView):
     authentication_classes = ()
     permission_classes = ()
 
+    @token_operation
     def post(self, request) -> Response:
         body = form_or_json_body(request)
         if body.get("grant_type") != "client_credentials":
@@ -151,6 +157,7 @@ class SendView(MessagingView):
     authentication_classes = ()
     permission_classes = ()
 
+    @send_operation
     def post(self, request, definition: str) -> Response:
         token = self.token(request, "send")
         campaign = _definition(token.org, definition)
@@ -158,10 +165,11 @@ class SendView(MessagingView):
         if not isinstance(body, dict):
             raise Invalid("The body must be a JSON object.", problems=[Problem("body", "Not an object.")])
         to = _member(body, "To")
-        address = _address(_member(to, "Address") if isinstance(to, dict) else None)
+        # A body it cannot read is a 400; only then is a missing or invalid address the vendor's 202.
+        parsed = _parse(body, to)
+        address = _address(_member(to, "Address"))
         if address is None:
             return Response(INVALID_ADDRESS, status=status.HTTP_202_ACCEPTED)
-        parsed = _parse(body, to)
         command = TriggerCommand(
             recipients=[RecipientSpec(email=address, external_id=parsed["subscriber_key"])],
             context=parsed["attributes"],
@@ -195,6 +203,7 @@ class DeliveryRecordView(MessagingView):
     authentication_classes = ()
     permission_classes = ()
 
+    @delivery_record_operation
     def get(self, request, definition: str, recipient_send_id: str) -> Response:
         token = self.token(request, "read", "send")
         campaign = _definition(token.org, definition)
@@ -240,8 +249,14 @@ def _address(value: Any) -> str | None:
     return email
 
 
-def _parse(body: dict, to: dict) -> dict:
+def _parse(body: dict, to: Any) -> dict:
     problems = []
+    for name, value in (("To", to), ("Options", _member(body, "Options"))):
+        if value is not None and not isinstance(value, dict):
+            problems.append(Problem(name, "Must be an object."))
+    address = _member(to, "Address")
+    if address is not None and not isinstance(address, str):
+        problems.append(Problem("To.Address", "Must be text: an email address."))
     subscriber_key = _member(to, "SubscriberKey")
     if subscriber_key is not None and not (
         isinstance(subscriber_key, str) and 0 < len(subscriber_key) <= 200
@@ -257,7 +272,8 @@ def _parse(body: dict, to: dict) -> dict:
             Problem("To.ContactAttributes.SubscriberAttributes", "Must be an object of names and values.")
         )
     from_email = _from(_member(body, "From"), problems)
-    request_type = _member(_member(body, "Options"), "RequestType") or "ASYNC"
+    request_type = _member(_member(body, "Options"), "RequestType")
+    request_type = "ASYNC" if request_type is None else request_type
     if not isinstance(request_type, str) or request_type.upper() not in ("ASYNC", "SYNC"):
         problems.append(Problem("Options.RequestType", "Must be ASYNC or SYNC."))
     if problems:

@@ -18,6 +18,7 @@ from orgs.errors import HeraldError, Invalid, NotFound, Problem
 from orgs.models import ApiToken
 
 from .common import (
+    ID_MAX,
     DialectView,
     Unauthorized,
     idempotency_key,
@@ -27,19 +28,9 @@ from .common import (
     rename_problems,
     require_scope,
 )
+from .schemas.message_central import FIELDS, TEXT_LIMITS, documented
 
 SOURCE = "message_central"
-
-# Field names are case sensitive, as the vendor's document insists; v3.7 spells them in lower case and
-# adds the SMS number.
-FIELDS = {
-    "1.0": {"rid": "id", "email": "email", "firstName": "first_name", "lastName": "last_name"},
-    "3.7": {
-        "rid": "id", "email": "email", "firstname": "first_name", "lastname": "last_name",
-        "mobile": "phone", "phone": "phone",
-    },
-}  # fmt: skip
-TEXT_LIMITS = {"email": 254, "first_name": 150, "last_name": 150, "phone": 32}
 
 
 class TriggerView(DialectView):
@@ -85,6 +76,16 @@ class TriggerView(DialectView):
         if error.status == status.HTTP_401_UNAUTHORIZED:
             response["WWW-Authenticate"] = 'Basic realm="herald"'
         return response
+
+
+@documented("1.0")
+class TriggerV10View(TriggerView):
+    """v1.0: names as firstName and lastName, email only."""
+
+
+@documented("3.7")
+class TriggerV37View(TriggerView):
+    """v3.7: names as firstname and lastname, and the SMS number as mobile."""
 
 
 def _authenticate(request) -> ApiToken:
@@ -135,7 +136,7 @@ def parse_recipients(body: Any, api_version: str) -> tuple[list[RecipientSpec], 
     specs = []
     for i, item in enumerate(items):
         where = "" if single else f"[{i}]"
-        if isinstance(item, int) and not isinstance(item, bool) and item >= 1:
+        if isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= ID_MAX:
             specs.append(RecipientSpec(id=item))
         elif isinstance(item, dict):
             specs.append(_recipient(item, api_version, where, problems))
@@ -162,7 +163,7 @@ def _recipient(item: dict, api_version: str, where: str, problems: list[Problem]
         values[fields[key]] = value
     rid = values.pop("id", None)
     if rid is not None:
-        if isinstance(rid, bool) or not isinstance(rid, int) or rid < 1:
+        if isinstance(rid, bool) or not isinstance(rid, int) or not 1 <= rid <= ID_MAX:
             problems.append(Problem(_join(where, "rid"), "Must be the integer id of an existing recipient."))
         # With a rid the recipient exists: the other fields describe nothing and are ignored.
         return RecipientSpec(id=rid, context=item.get("context"))

@@ -7,7 +7,6 @@ each `to` is an email address or a phone number, as `channel` says.
 import uuid
 from typing import Any
 
-from django.conf import settings
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -25,68 +24,16 @@ from .common import (
     Unauthorized,
     api_token,
     integer,
+    is_digits,
     json_body,
     recipient_field,
     rename_problems,
 )
+from .schemas.parcellab import RETRIGGER_SCHEMA, retrigger_operation, trigger_operation, trigger_schema
 from .selectors import send_get
 
 SOURCE = "parcellab"
 CHANNELS = {"email": Channel.EMAIL, "mail": Channel.EMAIL, "e-mail": Channel.EMAIL, "sms": Channel.SMS}
-MAX_DELAY = 366 * 24 * 3600
-
-
-def trigger_schema() -> dict:
-    return {
-        "type": "object",
-        "required": ["to", "channel", "message"],
-        "additionalProperties": False,
-        "properties": {
-            "to": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": settings.HERALD_MAX_BATCH,
-                "items": {
-                    "type": "object",
-                    "required": ["address"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "address": {"type": "string", "minLength": 1, "maxLength": 254},
-                        "name": {"type": "string", "maxLength": 300},
-                    },
-                },
-            },
-            "client": {"type": "string", "maxLength": 200},
-            "locale": {"type": "string", "pattern": r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$"},
-            "channel": {"type": "string", "minLength": 1, "maxLength": 20},
-            "message": {"type": "string", "minLength": 1, "maxLength": 100},
-            "placeholders": {
-                "type": "array",
-                "maxItems": 500,
-                "items": {
-                    "type": "object",
-                    "required": ["name", "value"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "value": {"type": ["string", "number", "boolean"]},
-                    },
-                },
-            },
-            "delay": {"type": "number", "minimum": 0, "maximum": MAX_DELAY},
-            "correlationId": {"type": "string", "minLength": 1, "maxLength": 200},
-        },
-    }
-
-
-RETRIGGER_SCHEMA = {
-    "type": "object",
-    "required": ["channel", "id"],
-    "properties": {
-        "channel": {"type": "string", "minLength": 1, "maxLength": 20},
-        "id": {"type": ["string", "integer"], "minLength": 1, "maxLength": 100},
-    },
-}
 
 
 class ParcelLabView(DialectView):
@@ -115,6 +62,7 @@ class ParcelLabView(DialectView):
         return token
 
 
+@trigger_operation("parcellab_trigger_message")
 class TriggerMessageView(ParcelLabView):
     authentication_classes = ()
     permission_classes = ()
@@ -167,11 +115,17 @@ class TriggerMessageView(ParcelLabView):
         return Response(_accepted(result), status=status.HTTP_202_ACCEPTED)
 
 
+@trigger_operation("parcellab_trigger")
+class TriggerView(TriggerMessageView):
+    """POST /v2/trigger, the path of the vendor's own curl example."""
+
+
 class RetriggerMessageView(ParcelLabView):
     authentication_classes = ()
     permission_classes = ()
     credential_status = status.HTTP_401_UNAUTHORIZED
 
+    @retrigger_operation
     def put(self, request) -> Response:
         token = self.token(request)
         body = _object(json_body(request))
@@ -226,8 +180,8 @@ def _locale(locale: str | None) -> str | None:
 
 
 def _is_send_id(value: str) -> bool:
-    if value.isdigit():
-        return len(value) <= 18
+    if is_digits(value):
+        return True
     try:
         uuid.UUID(value)
     except ValueError:

@@ -15,6 +15,8 @@ from orgs.errors import NotFound
 from orgs.models import ApiToken, Org
 from recipients.models import Recipient
 
+from .common import is_digits
+
 
 def campaign_by_link(*, link_id: str) -> Campaign:
     campaign = (
@@ -54,7 +56,7 @@ def recipient_by_email_xxh64(*, org: Org, digest: str) -> Recipient | None:
 def send_get(*, org: Org, send_id: str, channel: str | None = None, campaign: Campaign | None = None) -> Send:
     """A send of this org by its id or its correlation id (a UUID), optionally of one channel or campaign."""
     sends = Send.objects.filter(org=org).select_related("recipient", "campaign", "trigger")
-    if send_id.isdigit() and len(send_id) <= 18:
+    if is_digits(send_id):
         sends = sends.filter(pk=int(send_id))
     else:
         try:

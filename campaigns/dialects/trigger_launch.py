@@ -36,6 +36,13 @@ from .common import (
     require_scope,
 )
 from .mongo_query import QueryError, attribute_equals, translate
+from .schemas.trigger_launch import (
+    V10_SCHEMA,
+    V11_SCHEMA,
+    link_get_operation,
+    link_post_operation,
+    start_operation,
+)
 from .selectors import (
     campaign_by_link,
     recipient_by_email_md5,
@@ -45,73 +52,7 @@ from .selectors import (
 
 SOURCE = "trigger_launch"
 SUCCESS = {"data": None, "error": 0, "error_text": "Successful operation"}
-MATCHING = ("email", "phone", "profile_id", "custom", "custom_request")
 
-_ID = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^[0-9]{1,18}$"}]}
-_ATTACHMENT = {
-    "type": "object",
-    "required": ["data"],
-    "additionalProperties": False,
-    "properties": {"data": {"type": "string"}, "name": {"type": "string", "maxLength": 255}},
-}
-_SUBSCRIPTION_FILTER = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "email": {"type": "string", "maxLength": 254},
-        "phone": {"type": "string", "maxLength": 32},
-        "subscription_id": {"type": "string"},
-        "provider": {"type": "string"},
-        "not_strict": {"type": "boolean"},
-    },
-}
-V11_SCHEMA = {
-    "type": "object",
-    "required": ["token", "id"],
-    "additionalProperties": False,
-    "properties": {
-        "token": {"type": "string", "minLength": 1, "maxLength": 200},
-        "id": _ID,
-        "matching": {"enum": list(MATCHING)},
-        "email": {"type": "string", "maxLength": 254},
-        "phone": {"type": "string", "maxLength": 32},
-        "profile_id": {"type": "string", "minLength": 1, "maxLength": 200},
-        "field_name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "field_value": {"type": ["string", "integer", "number"]},
-        "resource_id": {"type": ["integer", "string"]},
-        "custom_request": {"type": "object"},
-        "content": {"type": "object"},
-        "custom_data": {"type": "object"},
-        "attach": {"type": "array", "items": _ATTACHMENT},
-        "subscription_filter": _SUBSCRIPTION_FILTER,
-    },
-}
-# v1.0 bodies may carry v1.1's token, id, matching and profile_id (the vendor's own example does): the link
-# names the campaign and the URL the profile, so those are read and ignored.
-V10_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "fields": {
-            "type": "array",
-            "maxItems": 100,
-            "items": {
-                "type": "object",
-                "required": ["name", "value"],
-                "additionalProperties": False,
-                "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "value": {},
-                    "option": {"enum": [0, 1, 2]},
-                },
-            },
-        },
-        "token": {"type": "string"},
-        "id": {"type": ["integer", "string"]},
-        "matching": {"type": "string"},
-        "profile_id": {"type": "string"},
-    },
-}
 _DATA_URL = re.compile(r"^data:(?P<type>[^;,]*)(?:;[^;,]*)*?;base64,(?P<data>.*)$", re.DOTALL)
 _NAME_FIELDS = {"firstname": "first_name", "lastname": "last_name", "locale": "locale"}
 _CONTACT_FIELDS = {"email", "phone", "externalid", "profileid", "id"}
@@ -133,6 +74,7 @@ class StartView(TriggerLaunchView):
     authentication_classes = ()
     permission_classes = ()
 
+    @start_operation
     def post(self, request) -> Response:
         body = json_body(request)
         _check(V11_SCHEMA, body)
@@ -168,13 +110,16 @@ class LinkView(TriggerLaunchView):
 
     authentication_classes = ()
     permission_classes = ()
+    body_required = False
 
+    @link_get_operation
     def get(self, request, link_id: str, who: str) -> Response:
         return self._trigger(request, link_id, who, {})
 
+    @link_post_operation
     def post(self, request, link_id: str, who: str) -> Response:
-        body = json_body(request, required=False)
-        body = {} if body is None else body
+        # No body is no fields; a body is a JSON object.
+        body = json_body(request) if request.body.strip() else {}
         _check(V10_SCHEMA, body)
         return self._trigger(request, link_id, who, body)
 

@@ -1,3 +1,4 @@
+import json
 import time
 import uuid
 from urllib.parse import urlencode
@@ -420,4 +421,73 @@ def test_a_line_break_in_the_subscriber_key_is_refused(client, definition):
     response = send(client, BY_ID, {"To": {"Address": "a@example.com", "SubscriberKey": "k\r\nBcc: x@y.z"}})
     assert response.status_code == 400
     assert response.json()["validationErrors"][0]["path"] == "To.SubscriberKey"
+    assert not Send.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"To": 5}, "To"),
+        ({"To": {"Address": "ann@example.com"}, "Options": "SYNC"}, "Options"),
+        ({"To": {"Address": 5}}, "To.Address"),
+        ({"Options": {"RequestType": "LATER"}}, "Options.RequestType"),
+        ({"To": {"Address": "ann@example.com"}, "Options": {"RequestType": ""}}, "Options.RequestType"),
+    ],
+)
+def test_a_body_it_cannot_read_is_400_even_without_a_valid_address(client, definition, body, path):
+    response = send(client, BY_ID, body)
+    assert response.status_code == 400
+    assert [e["path"] for e in response.json()["validationErrors"]] == [path]
+    assert not Send.objects.exists()
+
+
+def test_null_is_as_absent(client, definition):
+    response = send(client, BY_ID, {"To": None, "From": None, "Options": None})
+    assert response.status_code == 202
+    assert response.json() == {
+        "recipientSendId": "",
+        "hasErrors": True,
+        "messages": ["InvalidOrMissingToAddress"],
+    }
+    response = send(client, BY_ID, {"To": {"Address": "ann@example.com", "SubscriberKey": None}})
+    assert response.json()["responses"][0]["messages"] == ["Queued"]
+
+
+def test_a_client_id_in_digits_other_than_ascii_is_invalid_request(org, secret):
+    # "²".isdigit() is true, and int("²") fails: such an id once made a 500.
+    body = {"grant_type": "client_credentials", "client_id": "²", "client_secret": secret}
+    response = APIClient().post("/v2/token", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("definition_path", ["a" * 300, "key:" + "k" * 200, "id:not-a-guid"])
+def test_a_definition_of_any_shape_is_404_in_the_vendors_shape(client, definition, definition_path):
+    response = send(client, f"/messaging/v1/messageDefinitionSends/{definition_path}/send", ASYNC_EXAMPLE)
+    assert response.status_code == 404
+    assert response.json()["errorcode"] == 10004
+
+
+def test_a_body_over_the_size_limit_is_413_in_marketing_clouds_shapes(
+    client, org, secret, definition, settings
+):
+    settings.HERALD_MAX_REQUEST_BYTES = 100
+    response = send(client, BY_ID, ASYNC_EXAMPLE)
+    assert response.status_code == 413
+    message = f"The request body is {len(ASYNC_EXAMPLE)} bytes; at most 100 are accepted."
+    assert response.json() == {
+        "message": message,
+        "errorcode": 10013,
+        "documentation": "",
+        "validationErrors": [{"message": message, "errorcode": 10013, "path": "body"}],
+    }
+    body = json.dumps(
+        {"grant_type": "client_credentials", "client_id": str(org.pk), "client_secret": secret * 3}
+    )
+    response = APIClient().post("/v2/token", body, content_type="application/json")
+    assert response.status_code == 413
+    assert (
+        response.json()["error_description"]
+        == f"The request body is {len(body)} bytes; at most 100 are accepted."
+    )
     assert not Send.objects.exists()

@@ -286,3 +286,26 @@ def test_a_line_break_in_a_name_is_refused_in_the_versions_spelling(client, mail
     response = put(client, url, f'[{{"email": "a@example.com", "{name}": "Doe\\r\\nBcc: x@example.com"}}]')
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": field, "message": "Must not contain line breaks."}]
+
+
+@pytest.mark.parametrize(("body", "field"), [(f"[{2**63}]", "[0]"), (f'{{"rid": {2**63}}}', "rid")])
+def test_a_recipient_id_the_database_cannot_hold_is_a_400_naming_it(client, mailing, body, field):
+    response = put(client, V10, body)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_ids_in_digits_other_than_ascii_are_not_ids(client, mailing, rid_22):
+    # "²".isdigit() is true, and int("²") fails: such an id once made a 500.
+    response = put(client, "/v1.0/mailing/trigger?orgid=%C2%B2&mid=1", EXISTING_RECIPIENT)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["orgid"]
+
+
+def test_a_body_over_the_size_limit_is_413_in_message_centrals_shape(client, mailing, rid_22, settings):
+    settings.HERALD_MAX_REQUEST_BYTES = 20
+    response = put(client, V10, EXISTING_RECIPIENT)
+    assert response.status_code == 413
+    message = f"The request body is {len(EXISTING_RECIPIENT)} bytes; at most 20 are accepted."
+    assert response.json() == {"message": message, "errors": [{"field": "body", "message": message}]}
+    assert not Send.objects.exists()

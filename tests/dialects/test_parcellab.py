@@ -1,3 +1,4 @@
+import json
 import uuid
 
 import pytest
@@ -302,3 +303,27 @@ def test_a_line_break_in_a_name_is_refused_as_that_recipients_name(token, messag
     response = post(simple(to=[{"address": "ann@example.com", "name": "Ann\r\nBcc: all@example.com"}]))
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "to[0].name", "message": "Must not contain line breaks."}]
+
+
+def test_a_user_or_message_id_in_digits_other_than_ascii_is_refused_not_a_500(token, message):
+    # "²".isdigit() is true, and int("²") fails: such an id once made a 500.
+    response = post(simple(), headers={**HEADERS, "user": "²"})
+    assert response.status_code == 403
+    response = retrigger({"channel": "email", "id": "²"})
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["id"]
+
+
+@pytest.mark.parametrize("send", [post, retrigger])
+def test_a_body_over_the_size_limit_is_413_in_parcellabs_shape(token, message, settings, send):
+    settings.HERALD_MAX_REQUEST_BYTES = 20
+    body = json.dumps(simple())
+    response = send(body)
+    assert response.status_code == 413
+    text = f"The request body is {len(body)} bytes; at most 20 are accepted."
+    assert response.json() == {
+        "success": False,
+        "message": text,
+        "errors": [{"field": "body", "message": text}],
+    }
+    assert not Send.objects.exists()

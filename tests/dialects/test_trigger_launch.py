@@ -498,12 +498,47 @@ def test_a_link_reaches_only_its_own_orgs_profiles(campaign_84):
     ("path", "status"),
     [
         (f"/trg/{'0' * 48}/ada@example.com", 404),
+        ("/trg/not-hex/ada@example.com", 404),
+        (f"/trg/{'a' * 65}/ada@example.com", 404),
         (f"/trg/{V10_LINK}/not-a-hash", 400),
         (f"/trg/{V10_LINK}/a%00@example.com", 400),
+        (f"/trg/{V10_LINK}/{'a' * 400}@example.com", 400),
     ],
 )
 def test_unknown_links_and_profile_names_are_errors_in_the_vendors_shape(campaign_84, profile, path, status):
     response = APIClient().get(path)
     assert response.status_code == status
     assert response.json()["error"] == status
+    assert not Send.objects.exists()
+
+
+def test_a_link_post_without_a_body_triggers_and_a_body_of_null_is_refused(campaign_84, profile):
+    refused = APIClient().post(link(profile.email), "null", content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["error_text"] == "The body must be a JSON object. body: Not an object."
+    assert not Send.objects.exists()
+    assert APIClient().post(link(profile.email)).json() == SUCCESS
+    assert Send.objects.count() == 1
+
+
+def test_a_campaign_id_the_database_cannot_hold_is_a_400(token, campaign_84, profile):
+    response = start(base(id=2**63, email=profile.email))
+    assert response.status_code == 400
+    assert response.json()["error_text"].startswith("The request has 1 problem(s). id: ")
+    assert not Send.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/api/v1.1/campaigns/triggers/start/", f"/trg/{V10_LINK}/ada@example.com"])
+def test_a_body_over_the_size_limit_is_413_in_the_vendors_shape(token, campaign_84, profile, settings, path):
+    settings.HERALD_MAX_REQUEST_BYTES = 50
+    body = json.dumps(base(email=profile.email, content={"padding": "x" * 50}))
+    response = APIClient().post(path, body, content_type="application/json")
+    assert response.status_code == 413
+    size = len(body)
+    assert response.json() == {
+        "data": None,
+        "error": 413,
+        "error_text": f"The request body is {size} bytes; at most 50 are accepted. "
+        f"body: The request body is {size} bytes; at most 50 are accepted.",
+    }
     assert not Send.objects.exists()
