@@ -9,6 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
 .PHONY: install run test test-quick lint format migrate clean fuzz fuzz-quick
+.PHONY: bench bench-quick
 
 install: $(VENV)/.installed
 
@@ -43,6 +44,19 @@ fuzz: install
 
 fuzz-quick: install
 	FUZZ_EXAMPLES=10 FUZZ_SEED=20261122 tests/fuzz/run.sh
+
+# Performance (docs/performance.md): real gunicorn, Celery, PostgreSQL and Redis on 127.0.0.1, in databases
+# herald_bench* and Redis db 11. About 6 minutes (9 the first time, which builds a 10-million-row send log).
+# bench-quick is 1,000 sends for CI: it prints the same table and fails only if something did not work.
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench
+
+bench-quick: $(VENV)/.bench-installed
+	$(PY) -m bench --quick
 
 lint: install
 	$(VENV)/bin/ruff check .

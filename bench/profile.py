@@ -1,0 +1,109 @@
+"""Where the time goes, in this process and under cProfile: evidence, not targets.
+
+`dispatch`: `sends_dispatch` on sends the intake left queued, chunk after chunk with nothing else
+competing; its wall time against its own CPU time (the rest is waiting, mostly on PostgreSQL).
+`intake`: 1,000-recipient native triggers through Django's test client (the whole view, no network).
+Profiles go to var/bench/profile-*.txt.
+"""
+
+import cProfile
+import io
+import pstats
+import statistics
+import time
+from dataclasses import dataclass
+
+from django.db import connection
+
+from mailings.models import Send
+from mailings.services import sends_dispatch
+
+from . import workload
+from .system import VAR
+from .tenant import Tenant
+
+CHUNK = 100
+
+
+@dataclass
+class DispatchProfile:
+    sends: int
+    wall: float
+    cpu: float
+    statements: int  # SQL statements per send
+
+    @property
+    def rate(self) -> float:
+        return self.sends / self.wall
+
+
+def _queued(org_id: int, n: int) -> list[list[int]]:
+    ids = list(
+        Send.objects.filter(org_id=org_id, status=Send.Status.QUEUED)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:n]
+    )
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def run(org_id: int, n: int) -> DispatchProfile:
+    from django.test.utils import CaptureQueriesContext
+
+    for chunk in _queued(org_id, 2 * CHUNK):  # warm up: connection, templates, code paths
+        sends_dispatch(send_ids=chunk)
+    chunks = _queued(org_id, n)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for chunk in chunks:
+        sends_dispatch(send_ids=chunk)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    sent = sum(len(c) for c in chunks)
+
+    with CaptureQueriesContext(connection) as captured:
+        for chunk in _queued(org_id, CHUNK):
+            sends_dispatch(send_ids=chunk)
+    statements = len(captured.captured_queries) / CHUNK
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for chunk in _queued(org_id, n):
+        sends_dispatch(send_ids=chunk)
+    profiler.disable()
+    _write(profiler, "profile-dispatch.txt")
+    return DispatchProfile(sends=sent, wall=wall, cpu=cpu, statements=statements)
+
+
+def intake(tenant: Tenant, requests: int = 5) -> float:
+    """Median seconds of a 1,000-recipient native trigger in this process, then a profile of `requests`."""
+    from django.test import Client
+
+    client = Client(headers={"Authorization": f"Bearer {tenant.token}"})
+    path = f"/api/v1/campaigns/{tenant.campaign_key}/trigger/"
+
+    def post(i: int) -> None:
+        body = workload.native_trigger(f"prof{i}", 0, 1000)
+        response = client.post(path, body, content_type="application/json")
+        if response.status_code != 202:
+            raise RuntimeError(f"trigger answered {response.status_code}: {response.content[:300]!r}")
+
+    post(-1)
+    seconds = []
+    for i in range(requests):
+        start = time.perf_counter()
+        post(i)
+        seconds.append(time.perf_counter() - start)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(requests, 2 * requests):
+        post(i)
+    profiler.disable()
+    _write(profiler, "profile-intake.txt")
+    return statistics.median(seconds)
+
+
+def _write(profiler: cProfile.Profile, name: str) -> None:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(25)
+    VAR.mkdir(parents=True, exist_ok=True)
+    (VAR / name).write_text(out.getvalue())

@@ -1,0 +1,225 @@
+"""Every measurement in order, the processes each needs, and the table they make."""
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+
+from . import floor, intake, latency, peer, profile, sendlog, system, throughput
+from .report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
+from .targets import (
+    INTAKE_BATCH_MEDIAN,
+    SEEN_FLOOR,
+    intake_rows,
+    latency_rows,
+    peer_rows,
+    sendlog_rows,
+    throughput_details,
+    throughput_rows,
+)
+from .tenant import sends_reset, tenant_create
+
+
+class Run:
+    """One benchmark run: its phases, what they measured, and what went wrong.
+
+    A phase that fails is reported and the phases that do not need it still run, so one broken part
+    never costs the figures of the others.
+    """
+
+    def __init__(self, plan, say: Callable[[str], None]):
+        self.plan = plan
+        self.say = say
+        self.rows: list[Row] = []
+        self.details: dict = {"mode": plan.mode, "machine": machine(), "date": now(), "revision": revision()}
+        self.phases: dict[str, float] = {}
+        self.failed: set[str] = set()
+        self.problems: list[str] = []
+        self.services: list[system.Service] = []
+        self.floor_rate = SEEN_FLOOR  # until measured
+
+    def phase(self, name: str, body: Callable[[], None], *, needs: tuple[str, ...] = ()) -> None:
+        missing = [need for need in needs if need in self.failed]
+        if missing:
+            self.failed.add(name)
+            self.problems.append(f"{name}: not run, {', '.join(missing)} failed")
+            return
+        started = time.monotonic()
+        try:
+            body()
+        except Exception as exc:
+            traceback.print_exc()
+            self.failed.add(name)
+            self.problems.append(f"{name}: {type(exc).__name__}: {exc}".splitlines()[0])
+        self.phases[name] = time.monotonic() - started
+
+    def floor(self) -> None:
+        self.say(f"floor: {self.plan.floor:,} messages in one process on one core")
+        rates = floor.run(self.plan.floor)
+        self.floor_rate = ref = rates["plain_django"]
+        self.rows.append(
+            Row(
+                "1",
+                "floor: Django render + backend, 1 core",
+                per_second(ref),
+                f"~{SEEN_FLOOR:,}/s seen",
+                ref / SEEN_FLOOR,
+                "reference for 3",
+            )
+        )
+        self.rows.append(
+            Row(
+                "1h",
+                "floor via Herald's render + deliver, 1 core",
+                per_second(rates["herald"]),
+                per_second(ref),
+                rates["herald"] / ref,
+                "(evidence)",
+            )
+        )
+        self.details["floor"] = rates
+
+    def system(self) -> None:
+        self.say("system: fresh herald_bench database, Redis db 11, gunicorn")
+        system.database_recreate(system.DB)
+        system.migrate(system.DB)
+        system.redis_flush()
+        self.web = system.Web()
+        self.services.append(self.web)
+
+    def intake(self) -> None:
+        plan = self.plan
+        self.say(
+            f"intake: {plan.rounds} rounds of 1,000-recipient triggers, {plan.singles} single ones, per kind"
+        )
+        self.intake_tenant = tenant_create("intake")
+        result = intake.run(self.web, self.intake_tenant, rounds=plan.rounds, singles=plan.singles)
+        self.rows += intake_rows(result)
+        self.details["intake"] = {kind: sorted(v) for kind, v in result.durations.items()}
+
+    def profile(self) -> None:
+        self.say(
+            f"profile: {self.plan.profile:,} sends dispatched, 1,000-recipient triggers, in this process"
+        )
+        dispatch = profile.run(self.intake_tenant.org_id, self.plan.profile)
+        self.rows.append(
+            Row(
+                "3p",
+                "dispatch only, 1 process, no competition",
+                per_second(dispatch.rate),
+                f"{per_second(self.floor_rate)} floor",
+                dispatch.rate / self.floor_rate,
+                "(evidence)",
+            )
+        )
+        self.details["dispatch_profile"] = {
+            "sends": dispatch.sends,
+            "wall_seconds": dispatch.wall,
+            "cpu_seconds": dispatch.cpu,
+            "statements_per_send": dispatch.statements,
+        }
+        in_process = profile.intake(self.intake_tenant)
+        self.rows.append(
+            Row(
+                "2p",
+                "intake native 1,000 new, in-process, median",
+                ms(in_process),
+                ms(INTAKE_BATCH_MEDIAN),
+                in_process / INTAKE_BATCH_MEDIAN,
+                "(evidence)",
+            )
+        )
+        self.details["intake_in_process"] = in_process
+
+    def throughput(self) -> None:
+        sends_reset()  # what intake and profile left queued is not this phase's work
+        system.redis_flush()
+        self.worker = system.Worker()
+        self.services.append(self.worker)
+        runs = {}
+        for n in self.plan.sends:
+            self.say(f"end to end: {n:,} sends (web x{self.web.workers}, worker x{self.worker.concurrency})")
+            tenant = tenant_create(f"throughput {n}")
+            runs[n] = throughput.run(self.web, self.worker, tenant, n, timeout=max(120, n / 100))
+            if not runs[n].complete:
+                self.problems.append(f"{n:,} sends: only {runs[n].statuses} after the time limit")
+        self.runs = runs
+        self.rows += throughput_rows(runs, self.floor_rate)
+        self.details["throughput"] = {n: throughput_details(r) for n, r in runs.items()}
+
+    def latency(self) -> None:
+        plan = self.plan
+        self.say(
+            f"latency: {plan.latency_rate:.0f} single-recipient triggers/s for {plan.latency_seconds:.0f} s"
+        )
+        tenant = tenant_create("latency")
+        latency.run(self.web, tenant, rate=plan.latency_rate, seconds=2)  # warm up
+        lat = latency.run(self.web, tenant, rate=plan.latency_rate, seconds=plan.latency_seconds)
+        if lat.not_sent:
+            self.problems.append(f"latency: {lat.not_sent} triggers not sent within a minute")
+        self.rows += latency_rows(lat)
+        self.details["latency"] = {"to_sent": sorted(lat.to_sent), "answered": sorted(lat.answered)}
+
+    def stop_services(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def peer(self) -> None:
+        peers = {}
+        for name in ("fastest", "defaults"):
+            self.say(f"peer: django-post-office, {name}, {self.plan.peer:,} emails")
+            peers[name] = peer.run(self.plan.peer, name)
+            if peers[name]["sent"] != self.plan.peer:
+                self.problems.append(f"post_office {name}: {peers[name]}")
+        self.details["peer"] = peers
+        runs = getattr(self, "runs", {})
+        herald = runs.get(self.plan.peer) or next(iter(runs.values()), None)
+        self.rows += peer_rows(peers, herald)
+
+    def sendlog(self) -> None:
+        rows = self.plan.sendlog_rows
+        self.say(f"send log: {rows:,} rows (built once, then kept in {sendlog.database_name()})")
+        log = sendlog.run(rows)
+        self.rows += sendlog_rows(log)
+        self.details["sendlog"] = {
+            "rows": log.rows,
+            "generated_now": log.generated,
+            "generate_seconds": log.generate_seconds,
+            "table_size": log.table_size,
+            "queries": {q.name: {"seconds": q.seconds, "explain": q.explain} for q in log.queries},
+        }
+
+
+def run(plan, say: Callable[[str], None]) -> int:
+    r = Run(plan, say)
+    try:
+        r.phase("floor", r.floor)
+        r.phase("system", r.system)
+        r.phase("intake", r.intake, needs=("system",))
+        r.phase("profile", r.profile, needs=("intake",))
+        r.phase("throughput", r.throughput, needs=("system",))
+        r.phase("latency", r.latency, needs=("throughput",))
+        r.stop_services()
+        r.phase("peer", r.peer)
+        r.phase("sendlog", r.sendlog)
+    finally:
+        r.stop_services()
+        system.redis_flush()
+
+    r.rows.sort(key=lambda row: row.key)
+    r.details["phases"] = r.phases
+    r.details["rows"] = as_dicts(r.rows)
+    r.details["problems"] = r.problems
+    text = report(r.rows, r.details, plan)
+    print(text)
+    system.VAR.mkdir(parents=True, exist_ok=True)
+    (system.VAR / f"report-{plan.mode}.txt").write_text(text + "\n\n" + appendix(r.details))
+    (system.VAR / f"results-{plan.mode}.json").write_text(json.dumps(r.details, indent=1, default=str))
+    for problem in r.problems:
+        say(f"PROBLEM: {problem}")
+    if r.problems:
+        say(f"kept {system.DB} and var/bench/*.log for a look at what went wrong")
+        return 1
+    system.database_drop(system.DB)
+    return 0

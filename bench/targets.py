@@ -1,0 +1,227 @@
+"""The issue's targets, and the rows that set each figure beside its reference and its target."""
+
+from . import intake, latency, sendlog, throughput
+from .report import Row, mb, ms, per_second
+
+# The issue's figures: what was seen on this kind of machine, and the targets.
+SEEN_FLOOR = 3500
+INTAKE_BATCH_MEDIAN = 0.250
+INTAKE_RATE = 4000
+DIALECT_FACTOR = 1.5
+INTAKE_SINGLE_MEDIAN = 0.015
+FLOOR_SHARE = 0.8
+SCALE_TOLERANCE = 0.15
+LATENCY_P50 = 0.030
+LATENCY_P99 = 0.150
+PEER_FACTOR = 3
+RSS_LIMIT = 250 * 2**20
+RSS_GROWTH_LIMIT = 10 * 2**20
+QUERY_LIMIT = 0.020
+
+
+def intake_rows(result: intake.IntakeResult) -> list[Row]:
+    native = result.median("native 1,000 new")
+    existing = result.median("native 1,000 existing")
+    single = result.median("native 1")
+    rows = [
+        Row(
+            "2a",
+            "intake native 1,000 new, median",
+            ms(native),
+            ms(INTAKE_BATCH_MEDIAN),
+            native / INTAKE_BATCH_MEDIAN,
+            "<= 250 ms",
+            native <= INTAKE_BATCH_MEDIAN,
+        ),
+        Row(
+            "2b",
+            "intake native, recipients accepted",
+            per_second(1000 / native),
+            per_second(INTAKE_RATE),
+            1000 / native / INTAKE_RATE,
+            f">= {INTAKE_RATE:,}/s",
+            1000 / native >= INTAKE_RATE,
+        ),
+    ]
+    for key, kind, base, base_name in (
+        ("2c", "message central v3.7", native, "native 1,000 new"),
+        ("2d", "parcelLab", native, "native 1,000 new"),
+        ("2e", "trigger launch v1.1", existing, "native 1,000 existing"),
+        ("2f", "marketing cloud 1", single, "native 1"),
+    ):
+        value = result.median(kind)
+        size = (
+            "1 new recipient"
+            if kind.endswith(" 1")
+            else ("1,000 existing" if "existing" in base_name else "1,000 new")
+        )
+        name = kind.removesuffix(" 1")
+        rows.append(
+            Row(
+                key,
+                f"intake {name} {size}, median",
+                ms(value),
+                f"{ms(base)} native",
+                value / base,
+                f"<= {DIALECT_FACTOR}x native",
+                value <= DIALECT_FACTOR * base,
+            )
+        )
+    rows.append(
+        Row(
+            "2g",
+            "intake native 1 new, median",
+            ms(single),
+            ms(INTAKE_SINGLE_MEDIAN),
+            single / INTAKE_SINGLE_MEDIAN,
+            "<= 15 ms",
+            single <= INTAKE_SINGLE_MEDIAN,
+        )
+    )
+    return rows
+
+
+def throughput_rows(runs: dict[int, throughput.ThroughputResult], floor_rate: float) -> list[Row]:
+    rows = []
+    target = FLOOR_SHARE * floor_rate
+    for i, (n, r) in enumerate(runs.items()):
+        rows.append(
+            Row(
+                f"3{'ab'[i]}",
+                f"end to end {n:,} sends",
+                per_second(r.rate) + ("" if r.complete else " (incomplete)"),
+                f"{per_second(floor_rate)} floor",
+                r.rate / floor_rate,
+                f">= {FLOOR_SHARE}x floor",
+                r.rate >= target,
+            )
+        )
+    if len(runs) > 1:
+        small, large = list(runs.values())[0], list(runs.values())[-1]
+        rows.append(
+            Row(
+                "3c",
+                f"end to end {large.n:,} vs {small.n:,} sends",
+                per_second(large.rate),
+                f"{per_second(small.rate)} at {small.n:,}",
+                large.rate / small.rate,
+                f">= {1 - SCALE_TOLERANCE:.2f}x",
+                large.rate >= (1 - SCALE_TOLERANCE) * small.rate,
+            )
+        )
+    else:
+        rows.append(Row("3c", "end to end 100,000 vs 10,000 sends", "not run", "(--quick)"))
+    big = list(runs.values())[-1]
+    for key, role in (("6a", "worker"), ("6b", "web")):
+        peak = big.sampler.peak(role)
+        rows.append(
+            Row(
+                key,
+                f"RSS {role}, largest process ({big.n:,} sends)",
+                mb(peak),
+                mb(RSS_LIMIT),
+                peak / RSS_LIMIT,
+                "< 250 MB",
+                peak < RSS_LIMIT,
+            )
+        )
+    for key, role in (("6c", "worker"), ("6d", "web")):
+        growth = big.rss_growth(role)
+        rows.append(
+            Row(
+                key,
+                f"RSS {role}, growth over the run",
+                f"{growth / 2**20:+.1f} MB" if abs(growth) >= 2**20 / 20 else "0.0 MB",
+                mb(RSS_GROWTH_LIMIT),
+                None,
+                "no growth (< 10 MB)",
+                growth < RSS_GROWTH_LIMIT,
+            )
+        )
+    return rows
+
+
+def throughput_details(r: throughput.ThroughputResult) -> dict:
+    return {
+        "rate": r.rate,
+        "elapsed": r.elapsed,
+        "intake_elapsed": r.intake_elapsed,
+        "dispatch_elapsed": r.dispatch_elapsed,
+        "statuses": r.statuses,
+        "complete": r.complete,
+        "cpu_seconds": r.sampler.cpu,
+        "database": r.database,
+        "rss_peak": {role: r.sampler.peak(role) for role in ("web", "worker")},
+        "rss_peak_total": {role: r.sampler.peak_total(role) for role in ("web", "worker")},
+        "rss_growth": {role: r.rss_growth(role) for role in ("web", "worker")},
+    }
+
+
+def latency_rows(lat: latency.LatencyResult) -> list[Row]:
+    p50, p99 = lat.percentile(lat.to_sent, 50), lat.percentile(lat.to_sent, 99)
+    return [
+        Row(
+            "4a",
+            f"latency trigger to sent @ {lat.rate:.0f}/s, p50",
+            ms(p50),
+            ms(LATENCY_P50),
+            p50 / LATENCY_P50,
+            "<= 30 ms",
+            p50 <= LATENCY_P50,
+        ),
+        Row(
+            "4b",
+            f"latency trigger to sent @ {lat.rate:.0f}/s, p99",
+            ms(p99),
+            ms(LATENCY_P99),
+            p99 / LATENCY_P99,
+            "<= 150 ms",
+            p99 <= LATENCY_P99,
+        ),
+    ]
+
+
+def peer_rows(peers: dict, herald: throughput.ThroughputResult | None) -> list[Row]:
+    fastest, defaults = peers["fastest"]["rate"], peers["defaults"]["rate"]
+    if herald is None:
+        return [
+            Row("5a", "post_office fastest", per_second(fastest), "Herald not measured"),
+            Row("5b", "post_office defaults", per_second(defaults), "Herald not measured"),
+        ]
+    return [
+        Row(
+            "5a",
+            f"end to end {herald.n:,} vs post_office fastest",
+            per_second(herald.rate),
+            f"{per_second(fastest)} peer",
+            herald.rate / fastest,
+            f">= {PEER_FACTOR}x peer",
+            herald.rate >= PEER_FACTOR * fastest,
+        ),
+        Row(
+            "5b",
+            f"end to end {herald.n:,} vs post_office defaults",
+            per_second(herald.rate),
+            f"{per_second(defaults)} peer",
+            herald.rate / defaults,
+            "(the issue saw ~380/s)",
+        ),
+    ]
+
+
+def sendlog_rows(log: sendlog.SendlogResult) -> list[Row]:
+    rows = []
+    for i, q in enumerate(log.queries):
+        p50, p99 = q.percentile(50), q.percentile(99)
+        rows.append(
+            Row(
+                f"7{'abcdefgh'[i]}",
+                f"send log: {q.name}, p50 (p99)",
+                f"{ms(p50)} ({ms(p99)})",
+                ms(QUERY_LIMIT),
+                p50 / QUERY_LIMIT,
+                "< 20 ms",
+                p50 < QUERY_LIMIT,
+            )
+        )
+    return rows
