@@ -10,9 +10,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 from django.db import connection, transaction
+from psycopg import sql
 
 from campaigns.intake import RecipientSpec, TriggerCommand
 from campaigns.models import Trigger
@@ -268,7 +270,23 @@ def _terminate_other_connections() -> int:
         return cursor.fetchone()[0]
 
 
-def test_the_worker_recovers_from_lost_database_connections_without_a_restart(worker, campaign, settings):
+def _database_outage(seconds: float) -> None:
+    """The rest of a restart: while the server is down, new connections are refused.
+
+    Refusing connections to this test's database only (not restarting the cluster) keeps every other
+    database on the machine undisturbed. PostgreSQL takes the order from another database's session.
+    """
+    name = sql.Identifier(connection.settings_dict["NAME"])
+    with psycopg.connect(database_url().rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(name))
+        try:
+            _terminate_other_connections()
+            time.sleep(seconds)
+        finally:
+            admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(name))
+
+
+def test_the_worker_recovers_from_database_restarts_without_a_restart_of_its_own(worker, campaign, settings):
     settings.HERALD_MAX_BATCH = 2000
     accept(campaign, 2000, "pg")
     worker.start("--concurrency=1", HERALD_LEASE_SECONDS="6", HERALD_SWEEP_INTERVAL="1")
@@ -280,6 +298,7 @@ def test_the_worker_recovers_from_lost_database_connections_without_a_restart(wo
             timeout=60, what="progress before cutting connections", log=worker.log,
         )  # fmt: skip
         wait_for(_terminate_other_connections, timeout=10, what="a worker connection to cut")
+        _database_outage(seconds=2)
         floor = Send.objects.filter(status="sent").count()
     wait_for(
         lambda: Send.objects.filter(status="sent").count() == 2000, timeout=120, what="all 2,000 sent",
