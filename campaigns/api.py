@@ -11,12 +11,13 @@ from mailings.models import Send
 from mailings.serializers import SendSummarySerializer
 from orgs.api import OrgScopedViewSet
 from orgs.errors import Invalid, Problem
+from orgs.idempotency import request_fingerprint
 
 from .intake import AttachmentSpec, RecipientSpec, TriggerCommand
 from .models import Campaign, Trigger
 from .schemas import schema_problems, trigger_schema
 from .serializers import CampaignSerializer
-from .services import TriggerResult, request_fingerprint, trigger_accept, trigger_counts
+from .services import TriggerResult, trigger_accept, trigger_counts
 
 TriggerAcceptedSerializer = inline_serializer(
     "TriggerAccepted",
@@ -40,6 +41,7 @@ class CampaignViewSet(OrgScopedViewSet):
     model = Campaign
     serializer_class = CampaignSerializer
     lookup_field = "key"
+    idempotency_handled_by_action = frozenset({"trigger"})
     lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
     required_scopes = {"read": "read", "write": "manage", "trigger": "send"}
 

@@ -1,7 +1,5 @@
 """Trigger intake: validate a whole batch, then store the trigger and its sends in one transaction."""
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,10 +42,6 @@ def campaign_get(*, org: Org, key: str | None = None, **lookup) -> Campaign:
     if campaign is None:
         raise NotFound("No such campaign.")
     return campaign
-
-
-def request_fingerprint(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def trigger_accept(

@@ -46,6 +46,16 @@ ERRORS = {
 }
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "A retry with the same key and body answers the first response again and writes nothing; "
+    "the same key with another body is a 409. Kept for HERALD_IDEMPOTENCY_HOURS (48 by default).",
+}
+
+
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     target_class = "orgs.auth.ApiTokenAuthentication"
     name = "ApiToken"
@@ -71,6 +81,10 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
             if not path.startswith(NATIVE_PREFIX):
                 continue
             responses = operation.setdefault("responses", {})
+            if method in ("post", "put", "patch", "delete"):
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                    parameters.append(IDEMPOTENCY_KEY)
             public_path = path.endswith("/health/")
             for status, description in ERRORS.items():
                 if public_path and status in ("401", "403", "404", "409"):

@@ -185,6 +185,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mailings.tasks.sweep_webhooks",
         "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
     },
+    "purge-idempotent-requests": {"task": "orgs.tasks.purge_idempotent_requests", "schedule": 3600.0},
 }
 
 # Redis for counters shared by every web process (API rate limits); without Redis (the embedded default)
@@ -195,6 +196,8 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# How long the answer to a write with an Idempotency-Key is kept for its retries (at least a day).
+HERALD_IDEMPOTENCY_HOURS = max(env_int("HERALD_IDEMPOTENCY_HOURS", 48), 24)
 # API requests per org per minute (each org may have its own); 0 turns the limit off.
 HERALD_RATE_LIMIT_PER_MINUTE = env_int("HERALD_RATE_LIMIT_PER_MINUTE", 6000)
 

@@ -8,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from orgs.api import OrgScopedViewSet
+from orgs.idempotency import IdempotentWritesMixin
 
 from .models import Channel, DeliveryEvent, Mailing, Send
 from .serializers import MailingSerializer, SendSerializer
@@ -63,7 +64,9 @@ SEND_FILTERS = {
         responses={202: SendSerializer},
     ),
 )
-class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SendViewSet(
+    IdempotentWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = SendSerializer
     required_scopes = {"read": "read", "retrigger": "send"}
     queryset = Send.objects.none()  # what the OpenAPI generator sees; requests get their org's

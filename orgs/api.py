@@ -1,10 +1,11 @@
 from django.db import models
 from rest_framework import serializers, viewsets
 
+from .idempotency import IdempotentWritesMixin
 from .models import Org
 
 
-class OrgScopedViewSet(viewsets.ModelViewSet):
+class OrgScopedViewSet(IdempotentWritesMixin, viewsets.ModelViewSet):
     """A viewset over one org's objects: another org's object is simply not there (404)."""
 
     required_scopes = {"read": "read", "write": "manage"}

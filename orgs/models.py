@@ -1,6 +1,7 @@
 import hashlib
 import secrets
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -63,3 +64,24 @@ class ApiToken(models.Model):
     @staticmethod
     def generate_secret() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class IdempotentRequest(models.Model):
+    """The answer to a native API write made with an Idempotency-Key, kept so that a retry gets it again.
+
+    The unique constraint, not a lookup in Python, is what lets only one of two concurrent requests with
+    one key write anything. Triggers keep their key on the Trigger itself (campaigns.Trigger).
+    """
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="Method, path and body, hashed.")
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "key"], name="idempotent_request_once_per_key")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiToken, Org, hash_token
+from .models import ApiToken, IdempotentRequest, Org, hash_token
 
 
 def token_create(*, org: Org, name: str, scopes: list[str] | None = None) -> tuple[ApiToken, str]:
@@ -40,3 +43,10 @@ def token_authenticate(*, secret: str) -> ApiToken | None:
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def idempotent_requests_purge() -> int:
+    """Forget the answers to keyed writes older than HERALD_IDEMPOTENCY_HOURS: their keys are free again."""
+    cutoff = timezone.now() - timedelta(hours=settings.HERALD_IDEMPOTENCY_HOURS)
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -21,10 +21,11 @@ from rest_framework.response import Response
 
 from campaigns.intake import RecipientSpec, TriggerCommand
 from campaigns.models import Campaign
-from campaigns.services import campaign_get, request_fingerprint, trigger_accept
+from campaigns.services import campaign_get, trigger_accept
 from mailings.models import Channel, Send
 from mailings.services import sends_dispatch
 from orgs.errors import HeraldError, Invalid, NotFound, Problem
+from orgs.idempotency import request_fingerprint
 from orgs.models import ApiToken, Org
 from recipients.models import normalize_email
 

@@ -12,9 +12,10 @@ from rest_framework.response import Response
 
 from campaigns.intake import RecipientSpec, TriggerCommand
 from campaigns.schemas import schema_problems
-from campaigns.services import campaign_get, request_fingerprint, trigger_accept
+from campaigns.services import campaign_get, trigger_accept
 from orgs.auth import ApiTokenAuthentication
 from orgs.errors import HeraldError, Invalid, NotFound, Problem
+from orgs.idempotency import request_fingerprint
 from orgs.models import ApiToken
 
 from .common import (

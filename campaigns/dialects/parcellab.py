@@ -12,10 +12,11 @@ from rest_framework.response import Response
 
 from campaigns.intake import RecipientSpec, TriggerCommand
 from campaigns.schemas import schema_problems
-from campaigns.services import TriggerResult, campaign_get, request_fingerprint, trigger_accept
+from campaigns.services import TriggerResult, campaign_get, trigger_accept
 from mailings.models import Channel
 from mailings.services import sends_retrigger
 from orgs.errors import Conflict, HeraldError, Invalid, NotFound, Problem
+from orgs.idempotency import request_fingerprint
 from orgs.models import ApiToken
 
 from .common import (

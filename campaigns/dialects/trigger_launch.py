@@ -18,8 +18,9 @@ from rest_framework.response import Response
 from campaigns.intake import AttachmentSpec, RecipientSpec, TriggerCommand
 from campaigns.models import Campaign
 from campaigns.schemas import schema_problems
-from campaigns.services import campaign_get, request_fingerprint, trigger_accept
+from campaigns.services import campaign_get, trigger_accept
 from orgs.errors import HeraldError, Invalid, NotFound, Problem
+from orgs.idempotency import request_fingerprint
 from orgs.models import ApiToken, Org
 from recipients.models import Recipient, normalize_email, normalize_phone
 from recipients.services import PROFILE_FIELDS, recipient_update_fields

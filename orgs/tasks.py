@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from .services import idempotent_requests_purge
+
+
+@shared_task(ignore_result=True)
+def purge_idempotent_requests() -> int:
+    return idempotent_requests_purge()
