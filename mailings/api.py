@@ -11,12 +11,17 @@ from orgs.api import OrgScopedViewSet
 
 from .models import Channel, DeliveryEvent, Mailing, Send
 from .serializers import MailingSerializer, SendSerializer
-from .services import sends_retrigger
+from .services import mailing_update, sends_retrigger
 
 
 class MailingViewSet(OrgScopedViewSet):
     model = Mailing
     serializer_class = MailingSerializer
+
+    def perform_update(self, serializer):
+        mailing_update(
+            mailing=serializer.instance, changes=serializer.validated_data, actor=self.request.user
+        )
 
     def perform_destroy(self, instance):
         if instance.in_use:
@@ -92,5 +97,5 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     @action(detail=True, methods=["post"])
     def retrigger(self, request, pk=None):
-        [new_send] = sends_retrigger(sends=[self.get_object()])
+        [new_send] = sends_retrigger(sends=[self.get_object()], actor=request.user)
         return Response(SendSerializer(new_send).data, status=status.HTTP_202_ACCEPTED)
