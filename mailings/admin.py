@@ -19,7 +19,7 @@ from .rendering import (
     render_mailing,
     template_data,
 )
-from .services import mailing_test_send, mailing_update, sends_retrigger
+from .services import mailing_delete, mailing_test_send, mailing_update, sends_retrigger
 
 SAMPLE_RECIPIENT = {
     "email": "ada@example.com",
@@ -104,6 +104,13 @@ class MailingAdmin(OrgScopedAdmin, admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         changes = {f.name: getattr(obj, f.name) for f in obj._meta.fields if f.name in form.changed_data}
         mailing_update(mailing=obj, changes=changes, actor=request.user)
+
+    def delete_model(self, request, obj: Mailing) -> None:
+        mailing_delete(mailing=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for mailing in queryset:
+            mailing_delete(mailing=mailing, actor=request.user)
 
     @admin.display(description="Preview")
     def preview(self, mailing: Mailing):

@@ -11,7 +11,7 @@ from orgs.api import OrgScopedViewSet
 
 from .models import Channel, DeliveryEvent, Mailing, Send
 from .serializers import MailingSerializer, SendSerializer
-from .services import mailing_update, sends_retrigger
+from .services import mailing_delete, mailing_update, sends_retrigger
 
 
 class MailingViewSet(OrgScopedViewSet):
@@ -28,7 +28,7 @@ class MailingViewSet(OrgScopedViewSet):
             raise ValidationError(
                 {"id": ["A campaign sends this mailing; remove it from the campaign first."]}
             )
-        instance.delete()
+        mailing_delete(mailing=instance, actor=self.request.user)
 
 
 def _id(value: str) -> int:

@@ -298,6 +298,14 @@ def sends_retrigger(*, sends: Iterable[Send], actor: Any = None) -> list[Send]:
     return created
 
 
+def mailing_delete(*, mailing: Mailing, actor: Any = None) -> None:
+    """Delete a mailing, and log it; a mailing a campaign sends is protected (models.ProtectedError)."""
+    with transaction.atomic():
+        summary = f"{mailing.name} deleted"
+        audit_record(actor=actor, action=AuditEntry.Action.MAILING_DELETED, obj=mailing, summary=summary)
+        mailing.delete()
+
+
 def mailing_update(*, mailing: Mailing, changes: dict[str, Any], actor: Any = None) -> Mailing:
     """Change a mailing (already validated) and log which of its fields changed from the stored ones."""
     for name, value in changes.items():

@@ -102,6 +102,7 @@ class AuditEntry(models.Model):
         TOKEN_CREATED = "token.created", "API token created"
         TOKEN_REVOKED = "token.revoked", "API token revoked"
         MAILING_CHANGED = "mailing.changed", "mailing changed"
+        MAILING_DELETED = "mailing.deleted", "mailing deleted"
         SEND_RETRIGGERED = "send.retriggered", "send re-triggered"
         SUPPRESSION_LIFTED = "suppression.lifted", "suppression lifted"
         RECIPIENT_ERASED = "recipient.erased", "recipient erased"

@@ -93,6 +93,22 @@ def test_saving_a_mailing_unchanged_logs_nothing(org, api):
     assert not AuditEntry.objects.filter(action=Action.MAILING_CHANGED).exists()
 
 
+def test_a_mailing_deleted_in_the_admin_or_through_the_api_is_logged(staff, api, org):
+    in_admin, by_api = MailingFactory(org=org, name="Old welcome"), MailingFactory(org=org, name="Old promo")
+    staff.post(url("mailings_mailing_delete", in_admin.pk), {"post": "yes"})
+    assert api.delete(f"/api/v1/mailings/{by_api.pk}/").status_code == 204
+    entries = AuditEntry.objects.filter(action=Action.MAILING_DELETED).order_by("id")
+    assert [(e.object_id, e.summary, bool(e.user), bool(e.token)) for e in entries] == [
+        (str(in_admin.pk), "Old welcome deleted", True, False),
+        (str(by_api.pk), "Old promo deleted", False, True),
+    ]  # fmt: skip
+
+
+def test_a_mailing_a_campaign_sends_is_not_deleted_nor_logged(api, campaign):
+    assert api.delete(f"/api/v1/mailings/{campaign.email_mailing_id}/").status_code == 400
+    assert not AuditEntry.objects.filter(action=Action.MAILING_DELETED).exists()
+
+
 def test_a_retrigger_is_logged_in_the_admin_and_through_the_api(staff, api, send):
     staff.post(url("mailings_send_changelist"), {"action": "retrigger", "_selected_action": [send.pk]})
     api.post(f"/api/v1/sends/{send.pk}/retrigger/")
@@ -174,7 +190,7 @@ def test_the_api_filters_the_audit_log_by_action_and_object(org, send):
 
 
 def test_an_unknown_action_filter_is_a_400_naming_the_field(org):
-    response = api_client_for(org, scopes=["manage"]).get("/api/v1/audit/?action=mailing.deleted")
+    response = api_client_for(org, scopes=["manage"]).get("/api/v1/audit/?action=mailing.burned")
     assert response.status_code == 400
     [problem] = response.json()["error"]["problems"]
     assert problem["field"] == "action" and "token.created" in problem["message"]
