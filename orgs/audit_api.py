@@ -48,5 +48,7 @@ class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             raise ValidationError({"action": [f"'{action}' is not one of {known}."]})
         for name in ("action", "object_type", "object_id"):
             if name in params:
+                if "\x00" in params[name]:  # PostgreSQL refuses it in a query: say so rather than fail
+                    raise ValidationError({name: ["A NUL character is not allowed."]})
                 queryset = queryset.filter(**{name: params[name]})
         return queryset.order_by("-at", "-id")

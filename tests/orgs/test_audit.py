@@ -196,6 +196,12 @@ def test_an_unknown_action_filter_is_a_400_naming_the_field(org):
     assert problem["field"] == "action" and "token.created" in problem["message"]
 
 
+def test_a_nul_character_in_a_filter_is_a_400_naming_the_field(org):
+    response = api_client_for(org, scopes=["manage"]).get("/api/v1/audit/?object_id=1%00")
+    assert response.status_code == 400
+    assert response.json()["error"]["problems"][0]["field"] == "object_id"
+
+
 def test_another_orgs_entry_is_a_404(org, other_org):
     token_create(org=other_org, name="theirs")
     theirs = AuditEntry.objects.get(org=other_org)
