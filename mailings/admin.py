@@ -143,7 +143,8 @@ class MailingAdmin(OrgScopedAdmin, admin.ModelAdmin):
             messages.success(request, f"Test send {send.correlation_id} queued to {send.to_address}.")
             if self.admin_site._registry[Send].has_view_permission(request, send):
                 return redirect(reverse("admin:mailings_send_change", args=[send.pk]))
-            return redirect(reverse("admin:mailings_mailing_change", args=[mailing.pk]))  # a marketer's
+            # A marketer does not see the send log (recipients' data): back to the mailing instead.
+            return redirect(reverse("admin:mailings_mailing_change", args=[mailing.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "mailing": mailing,
                    "opts": self.model._meta, "title": f"Send a test of {mailing.name}"}  # fmt: skip
         return render(request, "admin/mailings/test_send.html", context)

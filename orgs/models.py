@@ -2,6 +2,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils import timezone
 
@@ -89,7 +90,7 @@ class Membership(models.Model):
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
         # A member works in the admin: the login there needs is_staff, whoever created the membership.
-        type(self.user).objects.filter(pk=self.user_id, is_staff=False).update(is_staff=True)
+        get_user_model().objects.filter(pk=self.user_id, is_staff=False).update(is_staff=True)
 
 
 class AuditEntry(models.Model):
