@@ -1,23 +1,12 @@
-from django import forms
 from django.contrib import admin
+
+from orgs.admin_scoping import OrgScopedAdmin
 
 from .models import Campaign, Trigger
 
 
-class CampaignAdminForm(forms.ModelForm):
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        org = cleaned.get("org")
-        for field in ("email_mailing", "sms_mailing"):
-            mailing = cleaned.get(field)
-            if org is not None and mailing is not None and mailing.org_id != org.pk:
-                self.add_error(field, "This mailing belongs to another org.")
-        return cleaned
-
-
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
-    form = CampaignAdminForm
+class CampaignAdmin(OrgScopedAdmin, admin.ModelAdmin):
     list_display = ["key", "name", "org", "status", "email_mailing", "sms_mailing", "delay_seconds"]
     list_filter = ["org", "status"]
     search_fields = ["key", "name"]
@@ -26,7 +15,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Trigger)
-class TriggerAdmin(admin.ModelAdmin):
+class TriggerAdmin(OrgScopedAdmin, admin.ModelAdmin):
     list_display = ["id", "campaign", "org", "source", "send_count", "created_at"]
     list_filter = ["source", "campaign"]
     date_hierarchy = "created_at"

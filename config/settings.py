@@ -56,6 +56,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+
+# Staff log in as Django users; their memberships' roles (orgs/roles.py) say what they may do in each org.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "orgs.roles.RoleBackend"]
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
 from mailings.webhooks_api import WebhookEndpointViewSet
+from orgs.audit_api import AuditEntryViewSet
 from recipients.api import RecipientViewSet, SuppressionViewSet
 
 from . import openapi  # noqa: F401  (registers the API token scheme with the schema generator)
@@ -20,6 +21,7 @@ router.register("sends", SendViewSet, basename="send")
 router.register("recipients", RecipientViewSet, basename="recipient")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("audit", AuditEntryViewSet, basename="audit")
 
 urlpatterns = [
     path("api/v1/health/", HealthView.as_view(), name="health"),

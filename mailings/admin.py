@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import escape, format_html
 
+from orgs.admin_scoping import OrgScopedAdmin
 from recipients.models import clean_phone, normalize_email
 
 from . import admin_webhooks  # noqa: F401  (registers the webhook endpoint and delivery pages)
@@ -18,7 +19,7 @@ from .rendering import (
     render_mailing,
     template_data,
 )
-from .services import mailing_test_send, sends_retrigger
+from .services import mailing_delete, mailing_test_send, mailing_update, sends_retrigger
 
 SAMPLE_RECIPIENT = {
     "email": "ada@example.com",
@@ -84,7 +85,7 @@ class TestSendForm(forms.Form):
 
 
 @admin.register(Mailing)
-class MailingAdmin(admin.ModelAdmin):
+class MailingAdmin(OrgScopedAdmin, admin.ModelAdmin):
     form = MailingAdminForm
     list_display = ["name", "channel", "org", "default_locale", "updated_at"]
     list_filter = ["org", "channel"]
@@ -97,6 +98,19 @@ class MailingAdmin(admin.ModelAdmin):
         ("Preview (from the sample context)", {"fields": ["preview"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def save_model(self, request, obj: Mailing, form, change: bool) -> None:
+        if not change:
+            return super().save_model(request, obj, form, change)
+        changes = {f.name: getattr(obj, f.name) for f in obj._meta.fields if f.name in form.changed_data}
+        mailing_update(mailing=obj, changes=changes, actor=request.user)
+
+    def delete_model(self, request, obj: Mailing) -> None:
+        mailing_delete(mailing=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for mailing in queryset:
+            mailing_delete(mailing=mailing, actor=request.user)
 
     @admin.display(description="Preview")
     def preview(self, mailing: Mailing):
@@ -127,14 +141,17 @@ class MailingAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             send = mailing_test_send(mailing=mailing, address=form.cleaned_data["address"])
             messages.success(request, f"Test send {send.correlation_id} queued to {send.to_address}.")
-            return redirect(reverse("admin:mailings_send_change", args=[send.pk]))
+            if self.admin_site._registry[Send].has_view_permission(request, send):
+                return redirect(reverse("admin:mailings_send_change", args=[send.pk]))
+            # A marketer does not see the send log (recipients' data): back to the mailing instead.
+            return redirect(reverse("admin:mailings_mailing_change", args=[mailing.pk]))
         context = {**self.admin_site.each_context(request), "form": form, "mailing": mailing,
                    "opts": self.model._meta, "title": f"Send a test of {mailing.name}"}  # fmt: skip
         return render(request, "admin/mailings/test_send.html", context)
 
 
 @admin.register(Send)
-class SendAdmin(admin.ModelAdmin):
+class SendAdmin(OrgScopedAdmin, admin.ModelAdmin):
     list_display = ["id", "to_address", "channel", "status", "campaign", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "channel", "campaign", "created_at"]
     search_fields = ["to_address", "=correlation_id", "=provider_message_id"]
@@ -165,7 +182,7 @@ class SendAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-trigger selected sends", permissions=["view"])
     def retrigger(self, request, queryset):
-        created = sends_retrigger(sends=queryset.select_related("recipient"))
+        created = sends_retrigger(sends=queryset.select_related("recipient"), actor=request.user)
         messages.success(
             request, f"Re-triggered {len(created)} send(s); each new send links to its original."
         )

@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from orgs.admin_scoping import OrgScopedAdmin
+
 from .models import DeliveryEvent
 
 EVENT_FIELDS = ["occurred_at", "event_type", "esp_name", "address", "description", "mta_response"]
@@ -42,7 +44,7 @@ class UnmatchedFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeliveryEvent)
-class DeliveryEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeliveryEventAdmin(OrgScopedAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "event_type", "esp_name", "address", "send", "org", "provider_message_id"]
     list_filter = [UnmatchedFilter, "event_type", "esp_name", "org"]
     search_fields = ["address", "=provider_message_id", "=provider_event_id"]

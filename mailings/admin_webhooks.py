@@ -5,6 +5,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from orgs.admin_scoping import OrgScopedAdmin
+
 from .admin_events import ReadOnlyAdminMixin
 from .models import Send, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .webhooks import webhook_delivery_replay, webhook_endpoint_problems
@@ -35,7 +37,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(OrgScopedAdmin, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "org", "format", "active", "created_at"]
     list_filter = ["active", "format", "org"]
@@ -65,7 +67,8 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(OrgScopedAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    org_lookup = "endpoint__org"
     list_display = [
         "id", "event", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at", "created_at",
     ]  # fmt: skip

@@ -12,19 +12,24 @@ from orgs.idempotency import IdempotentWritesMixin
 
 from .models import Channel, DeliveryEvent, Mailing, Send
 from .serializers import MailingSerializer, SendSerializer
-from .services import sends_retrigger
+from .services import mailing_delete, mailing_update, sends_retrigger
 
 
 class MailingViewSet(OrgScopedViewSet):
     model = Mailing
     serializer_class = MailingSerializer
 
+    def perform_update(self, serializer):
+        mailing_update(
+            mailing=serializer.instance, changes=serializer.validated_data, actor=self.request.user
+        )
+
     def perform_destroy(self, instance):
         if instance.in_use:
             raise ValidationError(
                 {"id": ["A campaign sends this mailing; remove it from the campaign first."]}
             )
-        instance.delete()
+        mailing_delete(mailing=instance, actor=self.request.user)
 
 
 def _id(value: str) -> int:
@@ -95,5 +100,5 @@ class SendViewSet(
 
     @action(detail=True, methods=["post"])
     def retrigger(self, request, pk=None):
-        [new_send] = sends_retrigger(sends=[self.get_object()])
+        [new_send] = sends_retrigger(sends=[self.get_object()], actor=request.user)
         return Response(SendSerializer(new_send).data, status=status.HTTP_202_ACCEPTED)

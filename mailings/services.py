@@ -7,16 +7,19 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from orgs.models import AuditEntry
+from orgs.services import audit_entry, audit_record
 from recipients.selectors import suppression_reasons
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
-from .models import Send
+from .models import Mailing, Send
 from .rendering import RenderError, render_mailing, template_data
 from .webhooks import (
     Subscriptions,
@@ -262,8 +265,11 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def sends_retrigger(*, sends: Iterable[Send]) -> list[Send]:
-    """Send each again as a new send linked to the old one, to the recipient's current address."""
+def sends_retrigger(*, sends: Iterable[Send], actor: Any = None) -> list[Send]:
+    """Send each again as a new send linked to the old one, to the recipient's current address.
+
+    `actor` (a user, an API token or None) is who asked for it, for the audit log.
+    """
     now = timezone.now()
     new_sends = []
     for old in sends:
@@ -279,8 +285,41 @@ def sends_retrigger(*, sends: Iterable[Send]) -> list[Send]:
         )  # fmt: skip
     with transaction.atomic():
         created = Send.objects.bulk_create(new_sends)
+        AuditEntry.objects.bulk_create(
+            audit_entry(
+                actor=actor,
+                action=AuditEntry.Action.SEND_RETRIGGERED,
+                obj=new.retriggered_from,
+                summary=f"Re-triggered as send {new.pk} to {new.channel} (campaign {new.campaign_id or '-'})",
+            )  # fmt: skip
+            for new in created
+        )
         sends_enqueue(send_ids=[send.pk for send in created])
     return created
+
+
+def mailing_delete(*, mailing: Mailing, actor: Any = None) -> None:
+    """Delete a mailing, and log it; a mailing a campaign sends is protected (models.ProtectedError)."""
+    with transaction.atomic():
+        summary = f"{mailing.name} deleted"
+        audit_record(actor=actor, action=AuditEntry.Action.MAILING_DELETED, obj=mailing, summary=summary)
+        mailing.delete()
+
+
+def mailing_update(*, mailing: Mailing, changes: dict[str, Any], actor: Any = None) -> Mailing:
+    """Change a mailing (already validated) and log which of its fields changed from the stored ones."""
+    for name, value in changes.items():
+        setattr(mailing, name, value)
+    with transaction.atomic():
+        stored = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        changed = sorted(name for name, value in changes.items() if getattr(stored, name) != value)
+        mailing.save()
+        if changed:
+            audit_record(
+                actor=actor, action=AuditEntry.Action.MAILING_CHANGED, obj=mailing,
+                summary=f"{mailing.name}: changed {', '.join(changed)}",
+            )  # fmt: skip
+    return mailing
 
 
 def mailing_test_send(*, mailing, address: str, context: dict | None = None) -> Send:

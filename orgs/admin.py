@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 
+from .admin_scoping import OrgScopedAdmin
+from .admin_staff import OrgMembershipInline
 from .models import ApiToken, Org
 from .services import org_create, token_create, token_revoke
 
@@ -18,15 +20,16 @@ class ApiTokenInline(admin.TabularInline):
 
 
 @admin.register(Org)
-class OrgAdmin(admin.ModelAdmin):
+class OrgAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookup = "pk"
     list_display = ["id", "name", "created_at"]
     search_fields = ["name"]
-    inlines = [ApiTokenInline]
+    inlines = [ApiTokenInline, OrgMembershipInline]
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        org, secret = org_create(name=obj.name)
+        org, secret = org_create(name=obj.name, actor=request.user)
         obj.pk = org.pk
         obj.refresh_from_db()
         messages.warning(request, f"The org's first API token (every scope), shown only this once: {secret}")
@@ -43,7 +46,7 @@ class ApiTokenForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(OrgScopedAdmin, admin.ModelAdmin):
     form = ApiTokenForm
     list_display = ["name", "org", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["org"]
@@ -65,7 +68,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         token, secret = token_create(
-            org=form.cleaned_data["org"], name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"]
+            org=form.cleaned_data["org"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            actor=request.user,
         )
         obj.pk = token.pk
         obj.refresh_from_db()  # the admin's own "added" message and log entry name the stored token
@@ -74,5 +80,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         for token in queryset:
-            token_revoke(token=token)
+            token_revoke(token=token, actor=request.user)
         messages.success(request, f"Revoked {queryset.count()} token(s).")

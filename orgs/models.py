@@ -1,6 +1,8 @@
 import hashlib
 import secrets
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
@@ -64,6 +66,68 @@ class ApiToken(models.Model):
     @staticmethod
     def generate_secret() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class Membership(models.Model):
+    """A staff user's place in an org: the role decides what of that org they see and change in the admin."""
+
+    class Role(models.TextChoices):
+        MARKETER = "marketer", "marketer: mailings, campaigns, previews, test sends"
+        SUPPORT = "support", "support: recipients, sends, re-trigger, suppressions, delivery events"
+        ADMIN = "admin", "admin: everything of the org, API tokens and webhooks included"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["org", "user"]
+        constraints = [models.UniqueConstraint(fields=["user", "org"], name="membership_user_org")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.org} ({self.role})"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        # A member works in the admin: the login there needs is_staff, whoever created the membership.
+        get_user_model().objects.filter(pk=self.user_id, is_staff=False).update(is_staff=True)
+
+
+class AuditEntry(models.Model):
+    """A staff action that matters, by a user (admin) or an API token: who, when, what, in which org.
+
+    Recipients appear by id only, never by address: erasing a recipient leaves nothing of them here.
+    """
+
+    class Action(models.TextChoices):
+        TOKEN_CREATED = "token.created", "API token created"
+        TOKEN_REVOKED = "token.revoked", "API token revoked"
+        MAILING_CHANGED = "mailing.changed", "mailing changed"
+        MAILING_DELETED = "mailing.deleted", "mailing deleted"
+        SEND_RETRIGGERED = "send.retriggered", "send re-triggered"
+        SUPPRESSION_LIFTED = "suppression.lifted", "suppression lifted"
+        RECIPIENT_ERASED = "recipient.erased", "recipient erased"
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="audit_entries")
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token = models.ForeignKey(ApiToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.CharField(max_length=200, help_text="Who, as they were named then: a username or a token.")
+    action = models.CharField(max_length=30, choices=Action.choices)
+    object_type = models.CharField(max_length=100, help_text="app.model of what it acted on.")
+    object_id = models.CharField(max_length=64)
+    summary = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit log"
+        indexes = [models.Index(fields=["org", "-at"], name="audit_org_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.actor}: {self.get_action_display()} {self.object_type} {self.object_id}"
 
 
 class IdempotentRequest(models.Model):

@@ -1,34 +1,78 @@
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from .models import ApiToken, IdempotentRequest, Org, hash_token
+from .models import ApiToken, AuditEntry, IdempotentRequest, Org, hash_token
+
+Action = AuditEntry.Action
 
 
-def token_create(*, org: Org, name: str, scopes: list[str] | None = None) -> tuple[ApiToken, str]:
+def audit_entry(*, actor: Any, action: str, obj: models.Model, summary: str = "") -> AuditEntry:
+    """An unsaved audit entry, for callers that write many at once with bulk_create.
+
+    `actor` is who did it: a Django user (the admin), an ApiToken or the API's request.user (which
+    carries one), or None for Herald itself (a command, a task). `obj` must belong to an org.
+    """
+    token = actor if isinstance(actor, ApiToken) else getattr(actor, "token", None)
+    if isinstance(token, ApiToken):
+        user, name = None, f"API token {token.name} ({token.prefix}…)"
+    elif actor is not None:
+        token, user, name = None, actor, actor.get_username()
+    else:
+        token, user, name = None, None, "Herald"
+    return AuditEntry(
+        org_id=obj.org_id if not isinstance(obj, Org) else obj.pk, user=user, token=token, actor=name[:200],
+        action=action, object_type=obj._meta.label_lower, object_id=str(obj.pk), summary=summary[:500],
+    )  # fmt: skip
+
+
+def audit_record(*, actor: Any, action: str, obj: models.Model, summary: str = "") -> AuditEntry:
+    """Log a staff action that matters; the service that does the action calls this, whoever asked for it."""
+    entry = audit_entry(actor=actor, action=action, obj=obj, summary=summary)
+    entry.save()
+    return entry
+
+
+def token_create(
+    *, org: Org, name: str, scopes: list[str] | None = None, actor: Any = None
+) -> tuple[ApiToken, str]:
     """Create a token and return it with its secret, which is not stored and cannot be shown again."""
     scopes = list(ApiToken.ALL_SCOPES if scopes is None else scopes)
     unknown = set(scopes) - set(ApiToken.ALL_SCOPES)
     if unknown:
         raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")
     secret = ApiToken.generate_secret()
-    token = ApiToken.objects.create(
-        org=org, name=name, scopes=scopes, prefix=secret[:12], hashed=hash_token(secret)
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            org=org, name=name, scopes=scopes, prefix=secret[:12], hashed=hash_token(secret)
+        )
+        audit_record(actor=actor, action=Action.TOKEN_CREATED, obj=token, summary=_token_summary(token))
     return token, secret
 
 
+def _token_summary(token: ApiToken) -> str:
+    return f"{token.name} ({token.prefix}…), scopes {', '.join(token.scopes)}"
+
+
 @transaction.atomic
-def org_create(*, name: str) -> tuple[Org, str]:
+def org_create(*, name: str, actor: Any = None) -> tuple[Org, str]:
     org = Org.objects.create(name=name)
-    _, secret = token_create(org=org, name="first token")
+    _, secret = token_create(org=org, name="first token", actor=actor)
     return org, secret
 
 
-def token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def token_revoke(*, token: ApiToken, actor: Any = None) -> bool:
+    """Revoke a token; True if this call revoked it (a token revoked already stays as it was)."""
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            audit_record(actor=actor, action=Action.TOKEN_REVOKED, obj=token, summary=_token_summary(token))
+    return bool(revoked)
 
 
 def token_authenticate(*, secret: str) -> ApiToken | None:

@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from orgs.admin_scoping import OrgScopedAdmin
+
 from .models import Recipient, clean_phone, normalize_email
 
 
@@ -16,7 +18,7 @@ class RecipientAdminForm(forms.ModelForm):
 
 
 @admin.register(Recipient)
-class RecipientAdmin(admin.ModelAdmin):
+class RecipientAdmin(OrgScopedAdmin, admin.ModelAdmin):
     form = RecipientAdminForm
     list_display = ["id", "email", "phone", "external_id", "first_name", "last_name", "org", "created_at"]
     list_filter = ["org"]

@@ -2,12 +2,14 @@
 
 from django.contrib import admin, messages
 
+from orgs.admin_scoping import OrgScopedAdmin
+
 from .models import Suppression
 from .services import suppression_add, suppression_lift
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(OrgScopedAdmin, admin.ModelAdmin):
     list_display = ["address", "reason", "org", "created_at", "source_event"]
     list_filter = ["reason", "org"]
     search_fields = ["address"]
@@ -35,12 +37,12 @@ class SuppressionAdmin(admin.ModelAdmin):
         obj.pk, obj.address, obj.reason = suppression.pk, suppression.address, suppression.reason
 
     def delete_model(self, request, obj) -> None:
-        suppression_lift(suppression=obj)
+        suppression_lift(suppression=obj, actor=request.user)
 
     @admin.action(description="Lift selected suppressions", permissions=["delete"])
     def lift(self, request, queryset) -> None:
         lifted = 0
         for suppression in queryset:
-            suppression_lift(suppression=suppression)
+            suppression_lift(suppression=suppression, actor=request.user)
             lifted += 1
         messages.success(request, f"Lifted {lifted} suppression(s); those addresses get messages again.")

@@ -60,4 +60,4 @@ class SuppressionViewSet(OrgScopedViewSet):
         )
 
     def perform_destroy(self, instance: Suppression) -> None:
-        suppression_lift(suppression=instance)
+        suppression_lift(suppression=instance, actor=self.request.user)

@@ -6,7 +6,8 @@ from typing import Any
 from django.db import transaction
 
 from orgs.errors import Invalid, Problem
-from orgs.models import Org
+from orgs.models import AuditEntry, Org
+from orgs.services import audit_record
 
 from .models import Recipient, Suppression, normalize_address
 
@@ -29,9 +30,15 @@ def suppression_add(*, org: Org, address: str, reason: str, source_event=None) -
     return suppression, created
 
 
-def suppression_lift(*, suppression: Suppression) -> None:
+def suppression_lift(*, suppression: Suppression, actor: Any = None) -> None:
     """Send to the address again. Staff lift a suppression when the address works again."""
-    suppression.delete()
+    with transaction.atomic():
+        # By id and reason only: the audit log keeps no address, so erasing a recipient leaves none there.
+        audit_record(
+            actor=actor, action=AuditEntry.Action.SUPPRESSION_LIFTED, obj=suppression,
+            summary=f"Suppression {suppression.pk} ({suppression.reason}) lifted",
+        )  # fmt: skip
+        suppression.delete()
     logger.info("org %s lifted the suppression of %s", suppression.org_id, suppression.address)
 
 

@@ -1,9 +1,12 @@
 import factory
+from django.contrib.auth import get_user_model
 
 from campaigns.models import Campaign
 from mailings.models import Channel, Mailing
-from orgs.models import Org
+from orgs.models import Membership, Org
 from recipients.models import Recipient
+
+User = get_user_model()
 
 
 class OrgFactory(factory.django.DjangoModelFactory):
@@ -52,3 +55,22 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"order-completed-{n}")
     name = "Order completed"
     email_mailing = factory.SubFactory(MailingFactory, org=factory.SelfAttribute("..org"))
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    password = factory.django.Password("pw")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    """A staff user's role in an org; the user is made staff by it."""
+
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    org = factory.SubFactory(OrgFactory)
+    role = Membership.Role.ADMIN

@@ -145,7 +145,7 @@ class RetriggerMessageView(ParcelLabView):
             old = send_get(org=token.org, send_id=send_id, channel=channel)
         except NotFound as exc:
             raise NotFound(f"No {body['channel']} message with id '{send_id}'.") from exc
-        [new] = sends_retrigger(sends=[old])
+        [new] = sends_retrigger(sends=[old], actor=token)
         return Response(
             {"success": True, "id": str(new.pk), "retriggered": str(old.pk)}, status=status.HTTP_202_ACCEPTED
         )
