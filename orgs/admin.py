@@ -19,7 +19,7 @@ class ApiTokenInline(admin.TabularInline):
 
 @admin.register(Org)
 class OrgAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "created_at"]
+    list_display = ["id", "name", "retention_days", "created_at"]
     search_fields = ["name"]
     inlines = [ApiTokenInline]
 

@@ -56,8 +56,9 @@ class SuppressionSerializer(StrictModelSerializer):
 
     class Meta:
         model = Suppression
-        fields = ["id", "address", "reason", "source_event", "created_at"]
+        fields = ["id", "address", "reason", "scope", "source_event", "created_at"]
         read_only_fields = ["id", "reason", "source_event", "created_at"]
+        extra_kwargs = {"address": {"allow_blank": False}}
 
     def validate_address(self, value: str) -> str:
         address = normalize_address(value)
