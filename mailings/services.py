@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from orgs.errors import Conflict, Problem
 from recipients.selectors import suppressions_for
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
@@ -274,6 +275,16 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
 
 def sends_retrigger(*, sends: Iterable[Send]) -> list[Send]:
     """Send each again as a new send linked to the old one, to the recipient's current address."""
+    sends = list(sends)
+    purged = [old.pk for old in sends if old.purged_at]
+    if purged:
+        raise Conflict(
+            "Purged sends cannot be sent again.",
+            problems=[
+                Problem("id", f"Send {pk} was purged (retention or erasure): its context is gone.")
+                for pk in purged
+            ],
+        )
     now = timezone.now()
     new_sends = []
     for old in sends:

@@ -154,3 +154,15 @@ def test_the_purge_runs_on_the_beat_schedule():
     entry = django_settings.CELERY_BEAT_SCHEDULE["purge-expired-sends"]
     assert entry["task"] == "privacy.tasks.purge_expired_sends"
     assert entry["task"] == purge_expired_sends.name
+
+
+def test_a_purged_send_cannot_be_retriggered(api, org):
+    org.retention_days = 1
+    org.save()
+    send = make_send(org, days_old=2)
+    sends_purge_expired(now=NOW)
+    response = api.post(f"/api/v1/sends/{send.pk}/retrigger/")
+    assert response.status_code == 409
+    assert response.json()["error"]["problems"][0]["field"] == "id"
+    assert Send.objects.count() == 1
+    assert api.get(f"/api/v1/sends/{send.pk}/").json()["purged_at"] is not None
