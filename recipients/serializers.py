@@ -58,7 +58,8 @@ class SuppressionSerializer(StrictModelSerializer):
         model = Suppression
         fields = ["id", "address", "reason", "scope", "source_event", "created_at"]
         read_only_fields = ["id", "reason", "source_event", "created_at"]
-        extra_kwargs = {"address": {"allow_blank": False}}
+        # Blank only once erased, which no request does.
+        extra_kwargs = {"address": {"required": True, "allow_blank": False}}
 
     def validate_address(self, value: str) -> str:
         address = normalize_address(value)

@@ -233,3 +233,13 @@ def test_a_dialect_trigger_of_a_marketing_campaign_carries_the_headers(
     assert response.status_code == 200, response.content
     [message] = mail.outbox
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_staff_record_an_unsubscribe_by_phone_as_a_marketing_suppression(api, org):
+    response = api.post("/api/v1/suppressions/", {"address": ADDRESS, "scope": "marketing"}, format="json")
+    assert response.status_code == 201
+    assert (response.json()["reason"], response.json()["scope"]) == ("manual", "marketing")
+    missing = api.post("/api/v1/suppressions/", {}, format="json")
+    assert missing.status_code == 400
+    assert missing.json()["error"]["problems"][0]["field"] == "address"
+    assert Suppression.objects.count() == 1
