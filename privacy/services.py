@@ -35,7 +35,7 @@ def _purge_content(send_ids: list[int], now: datetime) -> None:
     Send.objects.filter(pk__in=send_ids).update(
         subject="", text="", html="", context={}, metadata={}, purged_at=now
     )
-    DeliveryEvent.objects.filter(send_id__in=send_ids).exclude(payload=None).update(payload=None)
+    DeliveryEvent.objects.filter(send_id__in=send_ids, payload__isnull=False).update(payload=None)
     # A delivery keeps its event, status and attempts; its body told the send's address and custom data.
     WebhookDelivery.objects.filter(send_id__in=send_ids).exclude(payload={}).update(payload={})
     # A trigger's context and attachments are read when its sends go out: emptied once none is left to go.
