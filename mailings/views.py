@@ -13,7 +13,7 @@ from .unsubscribe import send_for_token, unsubscribe_record
 # token in the URL proves the request; a forged cross-site POST could only unsubscribe the link's own owner.
 @csrf_exempt
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a button and changes nothing (link scanners follow links); POST unsubscribes at once."""
     send = send_for_token(token)
