@@ -1,15 +1,13 @@
-import hashlib
-
 from django.db import migrations, models
+
+from recipients.models import address_hash
 
 
 def hash_addresses(apps, schema_editor):
-    # As recipients.models.address_hash: addresses in suppressions are stored normalised already.
     Suppression = apps.get_model("recipients", "Suppression")
     batch = []
     for suppression in Suppression.objects.only("pk", "org_id", "address").iterator(chunk_size=2000):
-        digest = f"{suppression.org_id}:{suppression.address}".encode()
-        suppression.address_hash = hashlib.sha256(digest).hexdigest()
+        suppression.address_hash = address_hash(suppression.org_id, suppression.address)
         batch.append(suppression)
         if len(batch) == 2000:
             Suppression.objects.bulk_update(batch, ["address_hash"])
