@@ -82,6 +82,13 @@ def sends_purge_expired(*, now: datetime | None = None, budget_seconds: float | 
             with transaction.atomic():
                 _purge_content(ids, now)
             purged += len(ids)
+    if settings.HERALD_RETENTION_DAYS:
+        # Events Herald could match to no send belong to no org: the default retention applies. They are few.
+        DeliveryEvent.objects.filter(
+            send__isnull=True,
+            created_at__lt=now - timedelta(days=settings.HERALD_RETENTION_DAYS),
+            payload__isnull=False,
+        ).update(payload=None)
     if purged:
         logger.info("retention purged the content of %s sends", purged)
     return purged

@@ -166,3 +166,21 @@ def test_a_purged_send_cannot_be_retriggered(api, org):
     assert response.json()["error"]["problems"][0]["field"] == "id"
     assert Send.objects.count() == 1
     assert api.get(f"/api/v1/sends/{send.pk}/").json()["purged_at"] is not None
+
+
+def test_events_matched_to_no_send_follow_the_default_retention(settings):
+    settings.HERALD_RETENTION_DAYS = 30
+    old, recent = (
+        DeliveryEvent.objects.create(
+            esp_name="Postmark",
+            event_type="bounced",
+            payload={"Recipient": "ann@example.com"},
+            dedupe_key=f"k{days}",
+            created_at=NOW - timedelta(days=days),
+        )  # fmt: skip
+        for days in (31, 29)
+    )
+    sends_purge_expired(now=NOW)
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.payload is None and recent.payload is not None
