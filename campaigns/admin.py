@@ -7,8 +7,8 @@ from .models import Campaign, Trigger
 
 @admin.register(Campaign)
 class CampaignAdmin(OrgScopedAdmin, admin.ModelAdmin):
-    list_display = ["key", "name", "org", "status", "email_mailing", "sms_mailing", "delay_seconds"]
-    list_filter = ["org", "status"]
+    list_display = ["key", "name", "org", "kind", "status", "email_mailing", "sms_mailing", "delay_seconds"]
+    list_filter = ["org", "kind", "status"]
     search_fields = ["key", "name"]
     readonly_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]
     autocomplete_fields = ["email_mailing", "sms_mailing"]

@@ -5,7 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from mailings.models import Channel, Mailing
+from mailings.models import CampaignKind, Channel, Mailing
 from orgs.models import ApiToken, Org
 
 
@@ -37,6 +37,10 @@ class Campaign(models.Model):
         limit_choices_to={"channel": Channel.SMS},
     )  # fmt: skip
     delay_seconds = models.PositiveIntegerField(default=0)
+    kind = models.CharField(
+        max_length=16, choices=CampaignKind.choices, default=CampaignKind.TRANSACTIONAL,
+        help_text="Marketing mail carries one-click unsubscribe links and is not sent to those who used one.",
+    )  # fmt: skip
     transactional_critical = models.BooleanField(
         default=False,
         help_text="Sent even to suppressed addresses: messages a person asked for, such as password resets.",

@@ -30,7 +30,7 @@ class CampaignSerializer(StrictModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "key", "name", "status", "email_mailing", "sms_mailing", "delay_seconds",
+            "id", "key", "name", "status", "email_mailing", "sms_mailing", "delay_seconds", "kind",
             "transactional_critical", "object_id", "link_id", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "recipients",
     "mailings",
     "campaigns",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -179,6 +180,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "herald"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Seconds between retention runs (each stops after half of it and the next goes on).
+HERALD_RETENTION_INTERVAL = float(os.getenv("HERALD_RETENTION_INTERVAL", "3600"))
 CELERY_BEAT_SCHEDULE = {
     "sweep-sends": {
         "task": "mailings.tasks.sweep_sends",
@@ -189,6 +192,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
     },
     "purge-idempotent-requests": {"task": "orgs.tasks.purge_idempotent_requests", "schedule": 3600.0},
+    "purge-expired-sends": {
+        "task": "privacy.tasks.purge_expired_sends",
+        "schedule": HERALD_RETENTION_INTERVAL,
+    },
 }
 
 # Redis for counters shared by every web process (API rate limits); without Redis (the embedded default)
@@ -223,6 +230,15 @@ LOGGING = {
 }
 # The domain of the Message-ID Herald gives each email: `<correlation-id@domain>`.
 HERALD_MESSAGE_ID_DOMAIN = os.getenv("HERALD_MESSAGE_ID_DOMAIN", "herald.localhost")
+# Where recipients reach Herald: the base of the one-click unsubscribe links in marketing mail.
+HERALD_PUBLIC_URL = os.getenv("HERALD_PUBLIC_URL", "http://127.0.0.1:8000")
+# A mailbox you process, offered beside the link in List-Unsubscribe; empty (the default) offers the link
+# only, rather than an address nobody reads.
+HERALD_UNSUBSCRIBE_MAILTO = os.getenv("HERALD_UNSUBSCRIBE_MAILTO", "")
+# Days after which sends lose their content, context and custom data, unless an org says otherwise;
+# 0 keeps them for good.
+HERALD_RETENTION_DAYS = env_int("HERALD_RETENTION_DAYS", 0)
+HERALD_RETENTION_CHUNK = env_int("HERALD_RETENTION_CHUNK", 2000)
 # Marketer-written templates: a render that runs longer, or writes more, fails its send.
 HERALD_TEMPLATE_TIME_LIMIT = float(os.getenv("HERALD_TEMPLATE_TIME_LIMIT", "2"))
 HERALD_TEMPLATE_MAX_CHARS = env_int("HERALD_TEMPLATE_MAX_CHARS", 2_000_000)

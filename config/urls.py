@@ -5,9 +5,11 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
+from mailings.views import unsubscribe
 from mailings.webhooks_api import WebhookEndpointViewSet
 from orgs.audit_api import AuditEntryViewSet
-from recipients.api import RecipientViewSet, SuppressionViewSet
+from privacy.api import ErasableRecipientViewSet
+from recipients.api import SuppressionViewSet
 
 from . import openapi  # noqa: F401  (registers the API token scheme with the schema generator)
 from .health import HealthView
@@ -18,7 +20,7 @@ router.register("mailings", MailingViewSet, basename="mailing")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("sends", SendViewSet, basename="send")
-router.register("recipients", RecipientViewSet, basename="recipient")
+router.register("recipients", ErasableRecipientViewSet, basename="recipient")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 router.register("audit", AuditEntryViewSet, basename="audit")
@@ -30,6 +32,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
+    # No trailing slash: RFC 8058 clients post to the URL exactly as the header gives it.
+    path("u/<str:token>", unsubscribe, name="unsubscribe"),
     path("", include("campaigns.dialects.urls")),
 ]
 

@@ -6,6 +6,7 @@ from django.urls import path, reverse
 from django.utils.html import escape, format_html
 
 from orgs.admin_scoping import OrgScopedAdmin
+from orgs.errors import HeraldError
 from recipients.models import clean_phone, normalize_email
 
 from . import admin_webhooks  # noqa: F401  (registers the webhook endpoint and delivery pages)
@@ -163,7 +164,7 @@ class SendAdmin(OrgScopedAdmin, admin.ModelAdmin):
         "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
         "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html", "context",
         "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
-        "provider_message_id", "last_error", "possibly_duplicated", "created_at", "updated_at",
+        "provider_message_id", "last_error", "possibly_duplicated", "purged_at", "created_at", "updated_at",
     ]  # fmt: skip
     fields = readonly_fields
 
@@ -182,7 +183,11 @@ class SendAdmin(OrgScopedAdmin, admin.ModelAdmin):
 
     @admin.action(description="Re-trigger selected sends", permissions=["view"])
     def retrigger(self, request, queryset):
-        created = sends_retrigger(sends=queryset.select_related("recipient"), actor=request.user)
+        try:
+            created = sends_retrigger(sends=queryset.select_related("recipient"), actor=request.user)
+        except HeraldError as exc:
+            messages.error(request, " ".join([exc.message, *(p.message for p in exc.problems)]))
+            return
         messages.success(
             request, f"Re-triggered {len(created)} send(s); each new send links to its original."
         )

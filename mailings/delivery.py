@@ -17,6 +17,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from .models import Channel, Send
 from .rendering import Rendered
 from .sms import SMSMessage, get_sms_connection
+from .unsubscribe import unsubscribe_headers
 
 
 class PermanentFailure(Exception):
@@ -101,7 +102,11 @@ def build_email(send: Send, rendered: Rendered, attachments: list[Attachment]) -
         to=[send.to_address],
         reply_to=reply_to,
         # The send's own id as Message-ID: providers that keep it let a re-dispatch be recognised.
-        headers={"Message-ID": message_id_for(send), "Date": email.utils.formatdate(localtime=False)},
+        headers={
+            "Message-ID": message_id_for(send),
+            "Date": email.utils.formatdate(localtime=False),
+            **unsubscribe_headers(send),
+        },
     )
     if rendered.html:
         message.attach_alternative(rendered.html, "text/html")

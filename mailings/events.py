@@ -17,6 +17,7 @@ from recipients.models import Suppression, normalize_address
 from recipients.services import suppression_add
 
 from .models import DeliveryEvent, Send
+from .webhook_payloads import UNSUBSCRIBED
 from .webhooks import webhook_deliveries_create, webhook_subscriptions_load
 
 logger = logging.getLogger(__name__)
@@ -79,16 +80,23 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
         payload=_as_json(event.esp_event),
         dedupe_key=dedupe_key(esp_name=esp_name, event=event),
     )
+    if send is not None and not send.to_address:
+        # The recipient was erased: the event still counts, but what it says about the person is not kept.
+        record.address = record.description = record.mta_response = ""
+        record.payload = None
     with transaction.atomic():
         if not _insert_once(record):
             return None
         if send is not None:
-            if _advance(send, record.event_type):
+            told = TRANSITIONS[record.event_type][0] if _advance(send, record.event_type) else None
+            if record.event_type == Type.UNSUBSCRIBED:
+                told = UNSUBSCRIBED  # not a status of the send, but news to the org's application
+            if told:
                 # In this transaction: the event, the status and its notification stand or fall together.
                 webhook_deliveries_create(
                     subscriptions=webhook_subscriptions_load(sends=[send]),
                     send=send,
-                    status=TRANSITIONS[record.event_type][0],
+                    status=told,
                     event=record,
                 )
             _suppress(send, record)
@@ -159,6 +167,8 @@ def _suppress(send: Send, record: DeliveryEvent) -> None:
     if reason is None or (reason == Suppression.Reason.BOUNCED and is_soft_bounce(record)):
         return
     address = record.address or send.to_address
+    if not address:
+        return  # an erased send's address is suppressed already, as its hash
     suppression_add(org=send.org, address=address, reason=reason, source_event=record)
 
 

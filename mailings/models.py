@@ -12,6 +12,13 @@ class Channel(models.TextChoices):
     SMS = "sms", "SMS"
 
 
+class CampaignKind(models.TextChoices):
+    """Here rather than in campaigns: dispatch (below campaigns) decides by it."""
+
+    TRANSACTIONAL = "transactional", "Transactional"
+    MARKETING = "marketing", "Marketing"
+
+
 class Mailing(models.Model):
     """The content of one message for one channel, in a default locale and any translations."""
 
@@ -135,6 +142,8 @@ class Send(models.Model):
         default=False,
         help_text="Re-dispatched after its worker died mid-send: the provider may have had it already.",
     )
+    # Set when retention or an erasure emptied its content, context and custom data (privacy.services).
+    purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -150,6 +159,18 @@ class Send(models.Model):
             models.Index(fields=["scheduled_at"], condition=models.Q(status="scheduled"), name="send_due"),
             models.Index(fields=["queued_at"], condition=models.Q(status="queued"), name="send_queued"),
             models.Index(fields=["claimed_at"], condition=models.Q(status="sending"), name="send_sending"),
+            # Retention's question, oldest first: purged rows leave the index, so it shrinks as it works.
+            models.Index(
+                fields=["org", "created_at"],
+                condition=models.Q(purged_at__isnull=True),
+                name="send_retention",
+            ),
+            # Erasure finds sends without a recipient (test sends) by address; trigger sends by recipient.
+            models.Index(
+                fields=["to_address"],
+                condition=models.Q(recipient__isnull=True),
+                name="send_address_no_recipient",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -85,8 +85,9 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def template_data(*, recipient: dict, context) -> dict:
-    data = {"recipient": recipient, "context": context}
+def template_data(*, recipient: dict, context, unsubscribe_url: str = "") -> dict:
+    # unsubscribe_url is empty in transactional mail, which has nothing to unsubscribe from.
+    data = {"recipient": recipient, "context": context, "unsubscribe_url": unsubscribe_url}
     if isinstance(context, dict) and isinstance(context.get("apicontent"), dict):
         # The trigger-launch vendor's templates say {apicontent.x}; its dialect files content there.
         data["apicontent"] = context["apicontent"]

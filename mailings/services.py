@@ -14,13 +14,15 @@ from django.db import transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from orgs.errors import Conflict, Problem
 from orgs.models import AuditEntry
 from orgs.services import audit_entry, audit_record
-from recipients.selectors import suppression_reasons
+from recipients.selectors import suppressions_for
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
 from .models import Mailing, Send
 from .rendering import RenderError, render_mailing, template_data
+from .unsubscribe import is_marketing, unsubscribe_url
 from .webhooks import (
     Subscriptions,
     webhook_deliveries_build,
@@ -125,8 +127,13 @@ def _suppressed(sends: list[Send]) -> dict[int, str]:
     """Send id -> suppression reason, for the sends that must not go: one query for the whole chunk."""
     # A transactional-critical campaign (a password reset) goes even to a suppressed address.
     checked = [s for s in sends if not (s.campaign is not None and s.campaign.transactional_critical)]
-    reasons = suppression_reasons(wanted={(s.org_id, s.to_address) for s in checked})
-    return {s.pk: reasons[(s.org_id, s.to_address)] for s in checked if (s.org_id, s.to_address) in reasons}
+    found = suppressions_for(wanted={(s.org_id, s.to_address) for s in checked})
+    return {
+        s.pk: found[(s.org_id, s.to_address)].reason
+        for s in checked
+        if (s.org_id, s.to_address) in found
+        and found[(s.org_id, s.to_address)].applies_to(marketing=is_marketing(s))
+    }
 
 
 def _dispatch_one(
@@ -153,7 +160,11 @@ def _dispatch_one(
     recipient = send.recipient.as_template_data() if send.recipient else {send.channel: send.to_address}
     try:
         rendered = render_mailing(
-            send.mailing, locale=send.locale, data=template_data(recipient=recipient, context=send.context)
+            send.mailing,
+            locale=send.locale,
+            data=template_data(
+                recipient=recipient, context=send.context, unsubscribe_url=unsubscribe_url(send)
+            ),
         )
     except RenderError as exc:
         _record(send, token, subscriptions, status=Status.FAILED, last_error=f"Template error in {exc}")
@@ -270,6 +281,16 @@ def sends_retrigger(*, sends: Iterable[Send], actor: Any = None) -> list[Send]:
 
     `actor` (a user, an API token or None) is who asked for it, for the audit log.
     """
+    sends = list(sends)
+    purged = [old.pk for old in sends if old.purged_at]
+    if purged:
+        raise Conflict(
+            "Purged sends cannot be sent again.",
+            problems=[
+                Problem("id", f"Send {pk} was purged (retention or erasure): its context is gone.")
+                for pk in purged
+            ],
+        )
     now = timezone.now()
     new_sends = []
     for old in sends:

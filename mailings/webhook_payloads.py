@@ -8,10 +8,13 @@ from .models import DeliveryEvent, Send, WebhookEndpoint
 Status = Send.Status
 Format = WebhookEndpoint.Format
 
-# parcelLab's feedback knows success and failure. A complaint follows delivery and is neither, so a parcelLab
-# endpoint is not told of one; every other final outcome it is.
+# parcelLab's feedback knows success and failure. A complaint follows delivery and is neither (nor is an
+# unsubscribe), so a parcelLab endpoint is not told of one; every other final outcome it is.
+# Not a send status: a recipient used a marketing message's unsubscribe link (or the provider's). The send
+# keeps its status; the notification says what happened to whom.
+UNSUBSCRIBED = "unsubscribed"
 FORMAT_STATUSES: dict[str, tuple[str, ...]] = {
-    Format.NATIVE: Send.FINAL_STATUSES,
+    Format.NATIVE: (*Send.FINAL_STATUSES, UNSUBSCRIBED),
     Format.PARCELLAB: tuple(s for s in Send.FINAL_STATUSES if s != Status.COMPLAINED),
 }
 PARCELLAB_SUCCESS = (Status.SENT, Status.DELIVERED)
@@ -51,7 +54,7 @@ def payload_for(
         "send": {
             "id": send.pk,
             "correlation_id": str(send.correlation_id),
-            "status": status,
+            "status": send.status if status == UNSUBSCRIBED else status,
             "channel": send.channel,
             "to_address": send.to_address,
             "campaign": send.campaign.key if send.campaign_id else None,

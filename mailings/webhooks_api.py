@@ -7,7 +7,8 @@ from rest_framework.response import Response
 
 from orgs.api import OrgScopedViewSet, StrictCharField, StrictModelSerializer
 
-from .models import Send, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .webhook_payloads import FORMAT_STATUSES
 from .webhooks import webhook_endpoint_problems
 
 
@@ -16,10 +17,10 @@ class WebhookEndpointSerializer(StrictModelSerializer):
 
     url = StrictCharField(max_length=2000)
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(Send.FINAL_STATUSES)),
+        child=serializers.ChoiceField(choices=list(FORMAT_STATUSES[WebhookEndpoint.Format.NATIVE])),
         required=False,
-        max_length=len(Send.FINAL_STATUSES),
-        help_text="Send statuses to be told of; empty or left out: every final outcome.",
+        max_length=len(FORMAT_STATUSES[WebhookEndpoint.Format.NATIVE]),
+        help_text="Send statuses (and `unsubscribed`) to be told of; empty or left out: all of them.",
     )
 
     class Meta:

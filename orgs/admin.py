@@ -22,7 +22,7 @@ class ApiTokenInline(admin.TabularInline):
 @admin.register(Org)
 class OrgAdmin(OrgScopedAdmin, admin.ModelAdmin):
     org_lookup = "pk"
-    list_display = ["id", "name", "created_at"]
+    list_display = ["id", "name", "retention_days", "created_at"]
     search_fields = ["name"]
     inlines = [ApiTokenInline, OrgMembershipInline]
 

@@ -17,6 +17,11 @@ class Org(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="API requests per minute; empty: HERALD_RATE_LIMIT_PER_MINUTE."
     )
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Days after which sends lose their content, context and custom data; "
+        "empty: HERALD_RETENTION_DAYS; 0: kept for good.",
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

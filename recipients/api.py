@@ -4,7 +4,7 @@ from rest_framework.response import Response
 
 from orgs.api import OrgScopedViewSet
 
-from .models import Recipient, Suppression, normalize_address, normalize_email
+from .models import Recipient, Suppression, address_hash, normalize_email
 from .serializers import RecipientSerializer, SuppressionSerializer
 from .services import suppression_add, suppression_lift
 
@@ -34,7 +34,8 @@ class SuppressionViewSet(OrgScopedViewSet):
         queryset = super().get_queryset().select_related("source_event")
         params = self.request.query_params
         if "address" in params:
-            queryset = queryset.filter(address=normalize_address(params["address"]))
+            # By hash: an erased address, of which only the hash is left, is found too.
+            queryset = queryset.filter(address_hash=address_hash(self.org.pk, params["address"]))
         if "reason" in params:
             queryset = queryset.filter(reason=params["reason"])
         return queryset
@@ -51,7 +52,10 @@ class SuppressionViewSet(OrgScopedViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         suppression, created = suppression_add(
-            org=self.org, address=serializer.validated_data["address"], reason=Suppression.Reason.MANUAL
+            org=self.org,
+            address=serializer.validated_data["address"],
+            reason=Suppression.Reason.MANUAL,
+            scope=serializer.validated_data.get("scope", Suppression.Scope.ALL),
         )
         # Adding an address already suppressed is no error: the answer is the suppression that stands.
         return Response(

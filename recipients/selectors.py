@@ -2,18 +2,20 @@
 
 from collections.abc import Iterable
 
-from .models import Suppression, normalize_address
+from .models import Suppression, address_hash
 
 
-def suppression_reasons(*, wanted: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
-    """Which of these (org id, address) pairs are suppressed, and why, keyed as given: one query for all."""
-    normalized = {(org_id, address): (org_id, normalize_address(address)) for org_id, address in wanted}
-    if not normalized:
+def suppressions_for(*, wanted: Iterable[tuple[int, str]]) -> dict[tuple[int, str], Suppression]:
+    """Which of these (org id, address) pairs are suppressed, keyed as given: one query for all.
+
+    By hash, so an erased address, of which only the hash is left, is found like any other.
+    """
+    hashed = {(org_id, address): (org_id, address_hash(org_id, address)) for org_id, address in wanted}
+    if not hashed:
         return {}
     rows = Suppression.objects.filter(
-        org_id__in={org_id for org_id, _ in normalized.values()},
-        address__in={address for _, address in normalized.values()},
-    ).values_list("org_id", "address", "reason")
-    # The query may also match another org's suppression of one of these addresses: exact pairs only.
-    found = {(org_id, address): reason for org_id, address, reason in rows}
-    return {pair: found[key] for pair, key in normalized.items() if key in found}
+        org_id__in={org_id for org_id, _ in hashed.values()},
+        address_hash__in={digest for _, digest in hashed.values()},
+    ).only("org_id", "address_hash", "reason", "scope")
+    found = {(s.org_id, s.address_hash): s for s in rows}
+    return {pair: found[key] for pair, key in hashed.items() if key in found}

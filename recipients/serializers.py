@@ -56,8 +56,10 @@ class SuppressionSerializer(StrictModelSerializer):
 
     class Meta:
         model = Suppression
-        fields = ["id", "address", "reason", "source_event", "created_at"]
+        fields = ["id", "address", "reason", "scope", "source_event", "created_at"]
         read_only_fields = ["id", "reason", "source_event", "created_at"]
+        # Blank only once erased, which no request does.
+        extra_kwargs = {"address": {"required": True, "allow_blank": False}}
 
     def validate_address(self, value: str) -> str:
         address = normalize_address(value)

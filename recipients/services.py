@@ -9,24 +9,38 @@ from orgs.errors import Invalid, Problem
 from orgs.models import AuditEntry, Org
 from orgs.services import audit_record
 
-from .models import Recipient, Suppression, normalize_address
+from .models import Recipient, Suppression, address_hash, normalize_address, scope_for
 
 logger = logging.getLogger(__name__)
 
 
-def suppression_add(*, org: Org, address: str, reason: str, source_event=None) -> tuple[Suppression, bool]:
-    """Stop sending to an address for an org; an address already suppressed keeps its first reason.
+def suppression_add(
+    *, org: Org, address: str, reason: str, scope: str | None = None, source_event=None
+) -> tuple[Suppression, bool]:
+    """Stop sending to an address for an org; an address already suppressed keeps its first reason, unless
+    this one is wider (a bounce after an unsubscribe stops transactional mail too).
 
+    `scope` defaults by reason: an unsubscribe stops marketing mail only, anything else all mail.
     `source_event` is the mailings.DeliveryEvent that caused it, if any (untyped: recipients sits below
     mailings). Returns the suppression and whether it is new.
     """
+    scope = scope or scope_for(reason)
+    address = normalize_address(address)
     suppression, created = Suppression.objects.get_or_create(
         org=org,
-        address=normalize_address(address),
-        defaults={"reason": reason, "source_event": source_event},
+        address_hash=address_hash(org.pk, address),
+        defaults={"address": address, "reason": reason, "scope": scope, "source_event": source_event},
     )
     if created:
-        logger.info("org %s suppressed %s (%s)", org.pk, suppression.address, reason)
+        logger.info("org %s suppressed %s (%s, %s)", org.pk, suppression.address, reason, scope)
+    elif scope == Suppression.Scope.ALL and suppression.scope != scope:
+        # Conditional, so two events widening it at once write once.
+        widened = Suppression.objects.filter(pk=suppression.pk, scope=Suppression.Scope.MARKETING).update(
+            scope=scope, reason=reason, source_event=source_event
+        )
+        if widened:
+            suppression.refresh_from_db()
+            logger.info("org %s widened the suppression of %s (%s)", org.pk, suppression.address, reason)
     return suppression, created
 
 

@@ -499,7 +499,7 @@ def test_retriggered_sends_are_delivered(
 
 def campaign_data(org, **changes) -> dict:
     data = {"org": org.pk, "key": "welcome", "name": "Welcome", "status": "active", "email_mailing": "",
-            "sms_mailing": "", "delay_seconds": "0"}  # fmt: skip
+            "sms_mailing": "", "delay_seconds": "0", "kind": "transactional"}  # fmt: skip
     return {**data, **changes}
 
 

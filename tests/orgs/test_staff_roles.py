@@ -98,7 +98,7 @@ def test_a_marketer_adds_a_campaign_in_their_one_org_without_choosing_it(login, 
     form = client.get(url("campaigns_campaign_add")).context["adminform"].form
     assert list(form.fields["org"].queryset) == [org]
     assert form.fields["org"].empty_label is None  # one option, already chosen
-    data = {"org": org.pk, "key": "welcome", "name": "Welcome", "status": "active",
+    data = {"org": org.pk, "key": "welcome", "name": "Welcome", "status": "active", "kind": "transactional",
             "email_mailing": mailing.pk, "sms_mailing": "", "delay_seconds": "0"}  # fmt: skip
     assert client.post(url("campaigns_campaign_add"), data).status_code == 302
     assert Campaign.objects.get(key="welcome").org == org

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from .services import sends_purge_expired
+
+
+@shared_task(ignore_result=True)
+def purge_expired_sends() -> int:
+    return sends_purge_expired()
