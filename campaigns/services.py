@@ -278,6 +278,7 @@ def _store(
             from_email=command.from_email or "",
             context=p.context,
             metadata=command.metadata,
+            test=token is not None and token.test,
             expires_at=command.expires_at,
             status=Send.Status.SCHEDULED if scheduled else Send.Status.QUEUED,
             scheduled_at=send_at if scheduled else None,

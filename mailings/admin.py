@@ -136,7 +136,7 @@ class MailingAdmin(admin.ModelAdmin):
 @admin.register(Send)
 class SendAdmin(admin.ModelAdmin):
     list_display = ["id", "to_address", "channel", "status", "campaign", "attempts", "created_at", "sent_at"]
-    list_filter = ["status", "channel", "campaign", "created_at"]
+    list_filter = ["status", "channel", "test", "campaign", "created_at"]
     search_fields = ["to_address", "=correlation_id", "=provider_message_id"]
     date_hierarchy = "created_at"
     list_select_related = ["campaign"]
@@ -146,7 +146,7 @@ class SendAdmin(admin.ModelAdmin):
         "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
         "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html", "context",
         "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
-        "provider_message_id", "last_error", "possibly_duplicated", "created_at", "updated_at",
+        "provider_message_id", "last_error", "possibly_duplicated", "test", "created_at", "updated_at",
     ]  # fmt: skip
     fields = readonly_fields
 

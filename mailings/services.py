@@ -273,7 +273,7 @@ def sends_retrigger(*, sends: Iterable[Send]) -> list[Send]:
                 org_id=old.org_id, trigger_id=old.trigger_id, campaign_id=old.campaign_id,
                 mailing_id=old.mailing_id, recipient_id=old.recipient_id, retriggered_from=old,
                 channel=old.channel, to_address=address or old.to_address, locale=old.locale,
-                from_email=old.from_email, context=old.context, metadata=old.metadata,
+                from_email=old.from_email, context=old.context, metadata=old.metadata, test=old.test,
                 status=Status.QUEUED, queued_at=now, created_at=now, updated_at=now,
             )
         )  # fmt: skip

@@ -4,23 +4,28 @@ from django.utils import timezone
 from .models import ApiToken, Org, hash_token
 
 
-def token_create(*, org: Org, name: str, scopes: list[str] | None = None) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret, which is not stored and cannot be shown again."""
+def token_create(
+    *, org: Org, name: str, scopes: list[str] | None = None, test: bool = False
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its secret, which is not stored and cannot be shown again.
+
+    A test token (`test=True`) works like any other, but what it sends never reaches a provider.
+    """
     scopes = list(ApiToken.ALL_SCOPES if scopes is None else scopes)
     unknown = set(scopes) - set(ApiToken.ALL_SCOPES)
     if unknown:
         raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")
     secret = ApiToken.generate_secret()
     token = ApiToken.objects.create(
-        org=org, name=name, scopes=scopes, prefix=secret[:12], hashed=hash_token(secret)
+        org=org, name=name, scopes=scopes, test=test, prefix=secret[:12], hashed=hash_token(secret)
     )
     return token, secret
 
 
 @transaction.atomic
-def org_create(*, name: str) -> tuple[Org, str]:
+def org_create(*, name: str, test: bool = False) -> tuple[Org, str]:
     org = Org.objects.create(name=name)
-    _, secret = token_create(org=org, name="first token")
+    _, secret = token_create(org=org, name="first test token" if test else "first token", test=test)
     return org, secret
 
 
