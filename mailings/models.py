@@ -132,7 +132,7 @@ class Send(models.Model):
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
     test = models.BooleanField(
-        default=False, help_text="Made with a test API key: rendered and recorded, never handed to a provider."
+        default=False, help_text="Made with a test API key: rendered and recorded, never given to a provider."
     )
     possibly_duplicated = models.BooleanField(
         default=False,

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='send',
             name='test',
-            field=models.BooleanField(default=False, help_text='Made with a test API key: rendered and recorded, never handed to a provider.'),
+            field=models.BooleanField(default=False, help_text='Made with a test API key: rendered and recorded, never given to a provider.'),
         ),
     ]

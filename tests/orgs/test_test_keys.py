@@ -17,7 +17,15 @@ from tests.factories import CampaignFactory, MailingFactory, SmsMailingFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/campaigns/order-completed/trigger/"
-ORDER = {"recipients": [{"email": "ann@example.com", "first_name": "Ann"}], "context": {"order_number": "A-7"}}
+ORDER = {
+    "recipients": [{"email": "ann@example.com", "first_name": "Ann"}],
+    "context": {"order_number": "A-7"},
+}
+
+
+@pytest.fixture
+def capture(django_capture_on_commit_callbacks):
+    return django_capture_on_commit_callbacks
 
 
 def client_with(org, *, test: bool) -> APIClient:
@@ -35,9 +43,9 @@ def trigger(client, body=ORDER, url=URL, capture=None):
 
 
 def test_a_test_keys_email_is_rendered_and_recorded_as_sent_but_reaches_no_provider(
-    org, campaign, eager_tasks, django_capture_on_commit_callbacks
+    org, campaign, eager_tasks, capture
 ):
-    body = trigger(client_with(org, test=True), capture=django_capture_on_commit_callbacks)
+    body = trigger(client_with(org, test=True), capture=capture)
     assert body["sends"][0]["test"] is True
     assert mail.outbox == []
     send = Send.objects.get()
@@ -48,33 +56,33 @@ def test_a_test_keys_email_is_rendered_and_recorded_as_sent_but_reaches_no_provi
     assert send.provider_message_id == f"test-{send.correlation_id}"
 
 
-def test_a_test_keys_sms_reaches_no_sms_backend(org, eager_tasks, django_capture_on_commit_callbacks):
+def test_a_test_keys_sms_reaches_no_sms_backend(org, eager_tasks, capture):
     CampaignFactory(org=org, key="code", email_mailing=None, sms_mailing=SmsMailingFactory(org=org))
     body = {"recipients": [{"phone": "+49 151 12345678"}], "context": {"code": "1234"}}
-    trigger(client_with(org, test=True), body, "/api/v1/campaigns/code/trigger/", django_capture_on_commit_callbacks)
+    trigger(client_with(org, test=True), body, "/api/v1/campaigns/code/trigger/", capture)
     assert sms.outbox == []
     send = Send.objects.get()
     assert (send.status, send.text, send.test) == (Send.Status.SENT, "Your code is 1234", True)
 
 
 def test_a_live_keys_send_says_it_is_no_test_and_reaches_the_provider(
-    org, campaign, eager_tasks, django_capture_on_commit_callbacks
+    org, campaign, eager_tasks, capture
 ):
-    body = trigger(client_with(org, test=False), capture=django_capture_on_commit_callbacks)
+    body = trigger(client_with(org, test=False), capture=capture)
     assert body["sends"][0]["test"] is False
     assert len(mail.outbox) == 1
     assert Send.objects.get().test is False
 
 
-def test_the_send_log_says_which_kind_of_key_made_each_send(org, campaign, django_capture_on_commit_callbacks):
-    trigger(client_with(org, test=True), capture=django_capture_on_commit_callbacks)
+def test_the_send_log_says_which_kind_of_key_made_each_send(org, campaign, capture):
+    trigger(client_with(org, test=True), capture=capture)
     send = Send.objects.get()
     reader = client_with(org, test=False)
     assert reader.get(f"/api/v1/sends/{send.pk}/").json()["test"] is True
 
 
-def test_a_retriggered_test_send_stays_a_test(org, campaign, django_capture_on_commit_callbacks):
-    trigger(client_with(org, test=True), capture=django_capture_on_commit_callbacks)
+def test_a_retriggered_test_send_stays_a_test(org, campaign, capture):
+    trigger(client_with(org, test=True), capture=capture)
     [again] = sends_retrigger(sends=Send.objects.all())
     sends_dispatch(send_ids=[again.pk])
     again.refresh_from_db()
@@ -82,12 +90,13 @@ def test_a_retriggered_test_send_stays_a_test(org, campaign, django_capture_on_c
     assert mail.outbox == []
 
 
-def test_a_dialect_call_with_a_test_key_reaches_no_provider(org, eager_tasks, django_capture_on_commit_callbacks):
+def test_a_dialect_call_with_a_test_key_reaches_no_provider(org, eager_tasks, capture):
     campaign = CampaignFactory(org=org, key="order", email_mailing=MailingFactory(org=org, html=""))
     client = client_with(org, test=True)
     url = f"/v1.0/mailing/trigger?orgid={org.pk}&mid={campaign.pk}"  # Message Central
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.put(url, {"email": "ann@example.com", "context": {"order_number": 1}}, format="json")
+    with capture(execute=True):
+        body = {"email": "ann@example.com", "context": {"order_number": 1}}
+        response = client.put(url, body, format="json")
     assert response.status_code == 200, response.content
     send = Send.objects.get()
     assert (send.test, send.status) == (True, Send.Status.SENT)
