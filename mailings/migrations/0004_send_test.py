@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailings', '0003_webhooks'),
+        ("mailings", "0003_webhooks"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='send',
-            name='test',
-            field=models.BooleanField(default=False, help_text='Made with a test API key: rendered and recorded, never given to a provider.'),
+            model_name="send",
+            name="test",
+            field=models.BooleanField(
+                default=False,
+                help_text="Made with a test API key: rendered and recorded, never given to a provider.",
+            ),
         ),
     ]

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orgs', '0002_org_rate_limit'),
+        ("orgs", "0002_org_rate_limit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='test',
-            field=models.BooleanField(default=False, help_text='A test key: its sends are rendered and logged like any other but never reach a provider.'),
+            model_name="apitoken",
+            name="test",
+            field=models.BooleanField(
+                default=False,
+                help_text="A test key: its sends are rendered and logged like any other but never reach a provider.",
+            ),
         ),
     ]

@@ -65,9 +65,7 @@ def test_a_test_keys_sms_reaches_no_sms_backend(org, eager_tasks, capture):
     assert (send.status, send.text, send.test) == (Send.Status.SENT, "Your code is 1234", True)
 
 
-def test_a_live_keys_send_says_it_is_no_test_and_reaches_the_provider(
-    org, campaign, eager_tasks, capture
-):
+def test_a_live_keys_send_says_it_is_no_test_and_reaches_the_provider(org, campaign, eager_tasks, capture):
     body = trigger(client_with(org, test=False), capture=capture)
     assert body["sends"][0]["test"] is False
     assert len(mail.outbox) == 1
