@@ -144,6 +144,17 @@ SPECTACULAR_SETTINGS = {
 # EMAIL_BACKEND=anymail.backends.postmark.EmailBackend with ANYMAIL_POSTMARK_SERVER_TOKEN set.
 EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "mailings.backends.OutboxEmailBackend")
 SMS_BACKEND = os.getenv("SMS_BACKEND", "mailings.sms.OutboxSMSBackend")
+# Phone numbers without a country code are read as this region's (ISO 3166 code, e.g. DE); empty: every
+# number must be international (+49…). Numbers are stored in E.164 either way.
+HERALD_PHONE_REGION = os.getenv("HERALD_PHONE_REGION", "").upper()
+# The Twilio SMS backend (SMS_BACKEND=mailings.twilio.TwilioSMSBackend) and its delivery-status callback.
+TWILIO_ACCOUNT_SID = os.getenv("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.getenv("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = os.getenv("TWILIO_FROM", "")  # a number in E.164, or an alphanumeric sender id
+TWILIO_MESSAGING_SERVICE_SID = os.getenv("TWILIO_MESSAGING_SERVICE_SID", "")  # instead of TWILIO_FROM
+# The public URL of /sms/twilio/status/ as Twilio reaches it; given with each message, and the URL the
+# callback's signature is checked against (behind a proxy, Herald cannot know it for itself).
+TWILIO_STATUS_CALLBACK_URL = os.getenv("TWILIO_STATUS_CALLBACK_URL", "")
 HERALD_OUTBOX_DIR = Path(os.getenv("HERALD_OUTBOX_DIR", VAR_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "herald@localhost")
 ANYMAIL = {

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
+from mailings.sms_twilio import twilio_status_callback
 from mailings.webhooks_api import WebhookEndpointViewSet
 from recipients.api import RecipientViewSet, SuppressionViewSet
 
@@ -28,6 +29,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
+    path("sms/twilio/status/", twilio_status_callback, name="twilio-status"),
     path("", include("campaigns.dialects.urls")),
 ]
 

@@ -16,7 +16,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from .models import Channel, Send
 from .rendering import Rendered
-from .sms import SMSMessage, get_sms_connection
+from .sms import SMSMessage, SMSSendError, get_sms_connection
 
 
 class PermanentFailure(Exception):
@@ -118,7 +118,7 @@ def build_email(send: Send, rendered: Rendered, attachments: list[Attachment]) -
 def classify(exc: Exception) -> Exception:
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
         return PermanentFailure(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, AnymailAPIError):
+    if isinstance(exc, AnymailAPIError | SMSSendError):
         status = getattr(exc, "status_code", None)
         if status is not None and (status == 429 or status >= 500):
             return TransientFailure(f"provider answered {status}: {exc}", retry_after=_retry_after(exc))
