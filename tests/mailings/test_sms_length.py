@@ -31,9 +31,7 @@ def test_an_extension_character_is_never_split_between_two_segments():
     assert (length.length, length.segments, length.segment_size) == (306, 3, 153)
 
 
-@pytest.mark.parametrize(
-    ("text", "segments"), [("ł" * 70, 1), ("ł" * 71, 2), ("ł" * 134, 2), ("ł" * 135, 3)]
-)
+@pytest.mark.parametrize(("text", "segments"), [("ł" * 70, 1), ("ł" * 71, 2), ("ł" * 134, 2), ("ł" * 135, 3)])
 def test_one_character_outside_gsm7_makes_it_ucs2_at_70_and_67_per_segment(text, segments):
     length = sms_length(text)
     assert (length.encoding, length.length, length.segments) == ("UCS-2", len(text), segments)
