@@ -219,13 +219,23 @@ HERALD_RETRY_MAX_SECONDS = env_int("HERALD_RETRY_MAX_SECONDS", 3600)
 HERALD_LEASE_SECONDS = env_int("HERALD_LEASE_SECONDS", 300)
 HERALD_SWEEP_BATCH = env_int("HERALD_SWEEP_BATCH", 5000)
 
+# LOG_FORMAT=json: one JSON object per line (a trigger accepted, each send's outcome, with org, campaign and
+# correlation id as fields), for a log shipper; text (the default) for a terminal.
+LOG_FORMAT = os.getenv("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}
+    },
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
 }
+# /metrics answers a bearer token equal to this; empty (the default), /metrics is off (404).
+HERALD_METRICS_TOKEN = os.getenv("HERALD_METRICS_TOKEN", "")
 # The domain of the Message-ID Herald gives each email: `<correlation-id@domain>`.
 HERALD_MESSAGE_ID_DOMAIN = os.getenv("HERALD_MESSAGE_ID_DOMAIN", "herald.localhost")
 # Marketer-written templates: a render that runs longer, or writes more, fails its send.

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
+from mailings.metrics import metrics_view
 from mailings.sms_twilio import twilio_status_callback
 from mailings.webhooks_api import WebhookEndpointViewSet
 from recipients.api import RecipientViewSet, SuppressionViewSet
@@ -30,6 +31,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
     path("sms/twilio/status/", twilio_status_callback, name="twilio-status"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("campaigns.dialects.urls")),
 ]
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from recipients.models import Suppression, normalize_address
 from recipients.services import suppression_add
 
+from . import metrics
 from .models import DeliveryEvent, Send
 from .webhooks import webhook_deliveries_create, webhook_subscriptions_load
 
@@ -84,6 +85,7 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
             return None
         if send is not None:
             if _advance(send, record.event_type):
+                metrics.count("herald_sends", send.channel, TRANSITIONS[record.event_type][0])
                 # In this transaction: the event, the status and its notification stand or fall together.
                 webhook_deliveries_create(
                     subscriptions=webhook_subscriptions_load(sends=[send]),

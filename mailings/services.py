@@ -17,6 +17,7 @@ from recipients.selectors import suppression_reasons
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
 from .models import Send
+from .observe import send_outcome
 from .rendering import RenderError, render_mailing, template_data
 from .webhooks import (
     Subscriptions,
@@ -160,7 +161,6 @@ def _dispatch_one(
         message_id = deliver(send, rendered, attachments, connections)
     except PermanentFailure as exc:
         _record(send, token, subscriptions, status=Status.FAILED, last_error=str(exc), **content)
-        logger.info("send %s failed: %s", send.correlation_id, exc)
         return Status.FAILED
     except TransientFailure as exc:
         if send.attempts >= settings.HERALD_MAX_ATTEMPTS:
@@ -213,6 +213,8 @@ def _record(send: Send, token: uuid.UUID, subscriptions: Subscriptions | None = 
             ours.update(**fields)
         elif notifications:
             webhook_deliveries_save(deliveries=notifications)
+    if moved:
+        send_outcome(send, status, fields)
     return moved
 
 
