@@ -220,13 +220,13 @@ HERALD_LEASE_SECONDS = env_int("HERALD_LEASE_SECONDS", 300)
 HERALD_SWEEP_BATCH = env_int("HERALD_SWEEP_BATCH", 5000)
 
 # LOG_FORMAT=json: one JSON object per line (a trigger accepted, each send's outcome, with org, campaign and
-# correlation id as fields), for a log shipper; text (the default) for a terminal.
+# correlation id as fields), for a log shipper; text (the default): the same fields as key=value.
 LOG_FORMAT = os.getenv("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"()": "config.logging.TextFormatter"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
     "handlers": {

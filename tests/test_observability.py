@@ -14,7 +14,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
-from config.logging import JsonFormatter
+from config.logging import JsonFormatter, TextFormatter
 from mailings import metrics
 from mailings.models import Send, WebhookDelivery, WebhookEndpoint
 from mailings.observe import send_outcome
@@ -81,6 +81,13 @@ def test_the_json_formatter_writes_one_object_per_line_with_the_extra_fields():
     assert (entry["level"], entry["logger"], entry["org"], entry["correlation_id"]) == (
         "INFO", "herald.sends", 7, "abc"
     )  # fmt: skip
+
+
+def test_the_text_formatter_shows_the_extra_fields_as_key_value_pairs():
+    record = logging.makeLogRecord(
+        {"name": "herald.sends", "levelname": "INFO", "msg": "send abc sent", "org": 7, "error": ""}
+    )
+    assert TextFormatter().format(record).endswith("INFO herald.sends send abc sent org=7")
 
 
 def test_the_json_formatter_keeps_the_traceback_in_the_line():
