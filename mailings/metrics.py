@@ -11,6 +11,7 @@ default) the counters are the scraped process's own.
 import hmac
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 
@@ -45,6 +46,8 @@ SEP = "\x1f"
 _lock = threading.Lock()
 _pending: Counter = Counter()  # (hash, field) -> amount not yet added to Redis
 _local: Counter = Counter()  # everything this process counted: what it reports when there is no Redis
+_paused_until = 0.0  # after a failed flush: no worker should wait on a Redis that is down after every task
+PAUSE_SECONDS = 30
 
 
 def count(name: str, *labels: str, amount: int = 1) -> None:
@@ -67,8 +70,9 @@ def _add(key: str, field: str, amount: int) -> None:
 
 def flush() -> None:
     """Add what this process counted to Redis in one round trip. Never raises: metrics must not fail work."""
+    global _paused_until
     client = _redis()
-    if client is None or not _pending:
+    if client is None or not _pending or time.monotonic() < _paused_until:
         return
     with _lock:
         batch = dict(_pending)
@@ -81,6 +85,7 @@ def flush() -> None:
     except Exception:
         with _lock:  # counted again next time: the pending counts are sums, so they stay small
             _pending.update(batch)
+        _paused_until = time.monotonic() + PAUSE_SECONDS
         logger.warning("metrics not flushed: Redis is unavailable", exc_info=True)
 
 
@@ -109,6 +114,8 @@ def _totals(name: str) -> dict[str, int]:
 
 def reset() -> None:
     """Forget every count (tests)."""
+    global _paused_until
+    _paused_until = 0.0
     with _lock:
         _pending.clear()
         _local.clear()

@@ -221,3 +221,16 @@ def test_a_failed_webhook_post_is_counted(org, make_send, settings):
     )  # fmt: skip
     assert webhook_delivery_attempt(delivery_id=delivery.pk, attempts=0) == WebhookDelivery.Status.PENDING
     assert scrape()[("herald_webhook_attempts_total", ("outcome", "retrying"))] == 1
+
+
+def test_with_redis_down_counts_wait_in_memory_and_work_goes_on(settings, monkeypatch):
+    monkeypatch.setattr(metrics, "_client", None)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    metrics.count("herald_sends", "email", "sent")
+    metrics.flush()  # logs a warning, raises nothing
+    assert metrics._pending[(metrics.KEY + "herald_sends", "email\x1fsent")] == 1
+    monkeypatch.setattr(metrics, "_client", None)
+    monkeypatch.setattr(metrics, "_paused_until", 0.0)
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+    metrics.flush()
+    assert scrape()[("herald_sends_total", ("channel", "email"), ("status", "sent"))] == 1
