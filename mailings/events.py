@@ -80,12 +80,13 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
         payload=_as_json(event.esp_event),
         dedupe_key=dedupe_key(esp_name=esp_name, event=event),
     )
+    moved = False
     with transaction.atomic():
         if not _insert_once(record):
             return None
         if send is not None:
-            if _advance(send, record.event_type):
-                metrics.count("herald_sends", send.channel, TRANSITIONS[record.event_type][0])
+            moved = _advance(send, record.event_type)
+            if moved:
                 # In this transaction: the event, the status and its notification stand or fall together.
                 webhook_deliveries_create(
                     subscriptions=webhook_subscriptions_load(sends=[send]),
@@ -94,6 +95,8 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
                     event=record,
                 )
             _suppress(send, record)
+    if moved:
+        metrics.count("herald_sends", send.channel, TRANSITIONS[record.event_type][0])
     if send is None:
         logger.warning(
             "%s %s event for unknown message %r (%s) kept as delivery event %s",

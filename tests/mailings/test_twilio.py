@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from mailings import metrics
 from mailings.models import DeliveryEvent, Send
 from mailings.services import sends_dispatch
 from recipients.models import Suppression
@@ -108,6 +109,15 @@ def test_a_delivered_callback_marks_the_send_delivered_and_is_recorded_once(clie
     assert send.status == Status.DELIVERED
     [event] = DeliveryEvent.objects.all()
     assert (event.send, event.esp_name, event.event_type) == (send, "Twilio", "delivered")
+
+
+def test_a_delivered_callback_is_counted_in_the_metrics_once(client, sms_send):
+    metrics.reset()
+    send = dispatched(sms_send)
+    post_status(client, status_params(send, "delivered"))
+    post_status(client, status_params(send, "delivered"))
+    assert metrics._totals("herald_sends") == {"sms\x1fsent": 1, "sms\x1fdelivered": 1}
+    metrics.reset()
 
 
 def test_an_undelivered_sms_fails_the_send_and_keeps_twilios_error(client, sms_send):
