@@ -1,5 +1,6 @@
 """Trigger intake: validate a whole batch, then store the trigger and its sends in one transaction."""
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from mailings import metrics
 from mailings.models import Channel, Send
 from mailings.services import sends_enqueue
 from orgs.errors import Conflict, Invalid, NotFound, Problem
@@ -22,6 +24,7 @@ from .intake import RecipientSpec, TriggerCommand, check_attachments
 from .models import Campaign, Trigger
 from .schemas import schema_problems
 
+logger = logging.getLogger("herald.triggers")
 MAX_PROBLEMS = 100
 _HEADER_BREAK = re.compile(r"[\r\n\x00]")
 
@@ -66,13 +69,31 @@ def trigger_accept(
     plan = _plan(org, campaign, command)
     try:
         with transaction.atomic():
-            return _store(org, campaign, command, plan, token, idempotency_key, fingerprint)
+            result = _store(org, campaign, command, plan, token, idempotency_key, fingerprint)
     except IntegrityError:
         # Another request with the same Idempotency-Key committed first: answer what it answered.
         replay = _replay(org, idempotency_key, fingerprint) if idempotency_key else None
         if replay is None:
             raise
         return replay
+    _log_accepted(result, command)
+    return result
+
+
+def _log_accepted(result: TriggerResult, command: TriggerCommand) -> None:
+    trigger, sends = result.trigger, result.sends
+    logger.info(
+        "trigger %s accepted: %s sends of campaign %s", trigger.pk, len(sends), trigger.campaign.key,
+        extra={
+            "event": "trigger.accepted", "org": trigger.org_id, "campaign": trigger.campaign_id,
+            "campaign_key": trigger.campaign.key, "trigger": trigger.pk, "source": command.source,
+            "reference": command.reference, "sends": len(sends), "test": bool(sends) and sends[0].test,
+            "scheduled_at": trigger.send_at,
+            # Enough to follow a single send or a small batch; a large one is found by its trigger id.
+            "correlation_ids": [str(send.correlation_id) for send in sends[:10]],
+        },
+    )  # fmt: skip
+    metrics.count("herald_triggers_accepted", command.source)
 
 
 def _replay(org: Org, idempotency_key: str, fingerprint: str) -> TriggerResult | None:
@@ -272,6 +293,7 @@ def _store(
             from_email=command.from_email or "",
             context=p.context,
             metadata=command.metadata,
+            test=token is not None and token.test,
             expires_at=command.expires_at,
             status=Send.Status.SCHEDULED if scheduled else Send.Status.QUEUED,
             scheduled_at=send_at if scheduled else None,

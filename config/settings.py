@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +107,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.getenv("STATIC_ROOT", VAR_DIR / "static"))
+# WhiteNoise serves what `collectstatic` put in STATIC_ROOT, so gunicorn alone serves the admin's assets.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.auth.ApiTokenAuthentication"],
@@ -148,6 +151,17 @@ SPECTACULAR_SETTINGS = {
 # EMAIL_BACKEND=anymail.backends.postmark.EmailBackend with ANYMAIL_POSTMARK_SERVER_TOKEN set.
 EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "mailings.backends.OutboxEmailBackend")
 SMS_BACKEND = os.getenv("SMS_BACKEND", "mailings.sms.OutboxSMSBackend")
+# Phone numbers without a country code are read as this region's (ISO 3166 code, e.g. DE); empty: every
+# number must be international (+49…). Numbers are stored in E.164 either way.
+HERALD_PHONE_REGION = os.getenv("HERALD_PHONE_REGION", "").upper()
+# The Twilio SMS backend (SMS_BACKEND=mailings.twilio.TwilioSMSBackend) and its delivery-status callback.
+TWILIO_ACCOUNT_SID = os.getenv("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.getenv("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = os.getenv("TWILIO_FROM", "")  # a number in E.164, or an alphanumeric sender id
+TWILIO_MESSAGING_SERVICE_SID = os.getenv("TWILIO_MESSAGING_SERVICE_SID", "")  # instead of TWILIO_FROM
+# The public URL of /sms/twilio/status/ as Twilio reaches it; given with each message, and the URL the
+# callback's signature is checked against (behind a proxy, Herald cannot know it for itself).
+TWILIO_STATUS_CALLBACK_URL = os.getenv("TWILIO_STATUS_CALLBACK_URL", "")
 HERALD_OUTBOX_DIR = Path(os.getenv("HERALD_OUTBOX_DIR", VAR_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "herald@localhost")
 ANYMAIL = {
@@ -221,13 +235,23 @@ HERALD_RETRY_MAX_SECONDS = env_int("HERALD_RETRY_MAX_SECONDS", 3600)
 HERALD_LEASE_SECONDS = env_int("HERALD_LEASE_SECONDS", 300)
 HERALD_SWEEP_BATCH = env_int("HERALD_SWEEP_BATCH", 5000)
 
+# LOG_FORMAT=json: one JSON object per line (a trigger accepted, each send's outcome, with org, campaign and
+# correlation id as fields), for a log shipper; text (the default): the same fields as key=value.
+LOG_FORMAT = os.getenv("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"()": "config.logging.TextFormatter"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}
+    },
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
 }
+# /metrics answers a bearer token equal to this; empty (the default), /metrics is off (404).
+HERALD_METRICS_TOKEN = os.getenv("HERALD_METRICS_TOKEN", "")
 # The domain of the Message-ID Herald gives each email: `<correlation-id@domain>`.
 HERALD_MESSAGE_ID_DOMAIN = os.getenv("HERALD_MESSAGE_ID_DOMAIN", "herald.localhost")
 # Where recipients reach Herald: the base of the one-click unsubscribe links in marketing mail.

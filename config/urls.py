@@ -5,6 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet, TriggerViewSet
 from mailings.api import MailingViewSet, SendViewSet
+from mailings.metrics import metrics_view
+from mailings.sms_twilio import twilio_status_callback
 from mailings.views import unsubscribe
 from mailings.webhooks_api import WebhookEndpointViewSet
 from orgs.audit_api import AuditEntryViewSet
@@ -34,6 +36,8 @@ urlpatterns = [
     path("anymail/", include("anymail.urls")),
     # No trailing slash: RFC 8058 clients post to the URL exactly as the header gives it.
     path("u/<str:token>", unsubscribe, name="unsubscribe"),
+    path("sms/twilio/status/", twilio_status_callback, name="twilio-status"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("campaigns.dialects.urls")),
 ]
 

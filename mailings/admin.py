@@ -154,7 +154,7 @@ class MailingAdmin(OrgScopedAdmin, admin.ModelAdmin):
 @admin.register(Send)
 class SendAdmin(OrgScopedAdmin, admin.ModelAdmin):
     list_display = ["id", "to_address", "channel", "status", "campaign", "attempts", "created_at", "sent_at"]
-    list_filter = ["status", "channel", "campaign", "created_at"]
+    list_filter = ["status", "channel", "test", "campaign", "created_at"]
     search_fields = ["to_address", "=correlation_id", "=provider_message_id"]
     date_hierarchy = "created_at"
     list_select_related = ["campaign"]
@@ -164,7 +164,8 @@ class SendAdmin(OrgScopedAdmin, admin.ModelAdmin):
         "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
         "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html", "context",
         "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
-        "provider_message_id", "last_error", "possibly_duplicated", "purged_at", "created_at", "updated_at",
+        "provider_message_id", "last_error", "possibly_duplicated", "test", "purged_at", "created_at",
+        "updated_at",
     ]  # fmt: skip
     fields = readonly_fields
 

@@ -16,7 +16,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from .models import Channel, Send
 from .rendering import Rendered
-from .sms import SMSMessage, get_sms_connection
+from .sms import SMSMessage, SMSSendError, get_sms_connection
 from .unsubscribe import unsubscribe_headers
 
 
@@ -75,6 +75,9 @@ def message_id_for(send: Send) -> str:
 
 def deliver(send: Send, rendered: Rendered, attachments: list[Attachment], connections: Connections) -> str:
     """Send it; return the provider's message id. Raises PermanentFailure or TransientFailure."""
+    if send.test:
+        # A test key's send: rendered and recorded like any other, handed to no provider (see docs/api.md).
+        return f"test-{send.correlation_id}"
     try:
         if send.channel == Channel.SMS:
             return connections.sms.send(
@@ -120,7 +123,7 @@ def build_email(send: Send, rendered: Rendered, attachments: list[Attachment]) -
 def classify(exc: Exception) -> Exception:
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
         return PermanentFailure(f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, AnymailAPIError):
+    if isinstance(exc, AnymailAPIError | SMSSendError):
         status = getattr(exc, "status_code", None)
         if status is not None and (status == 429 or status >= 500):
             return TransientFailure(f"provider answered {status}: {exc}", retry_after=_retry_after(exc))

@@ -16,6 +16,7 @@ from django.utils import timezone
 from recipients.models import Suppression, normalize_address
 from recipients.services import suppression_add
 
+from . import metrics
 from .models import DeliveryEvent, Send
 from .webhook_payloads import UNSUBSCRIBED
 from .webhooks import webhook_deliveries_create, webhook_subscriptions_load
@@ -84,11 +85,13 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
         # The recipient was erased: the event still counts, but what it says about the person is not kept.
         record.address = record.description = record.mta_response = ""
         record.payload = None
+    moved = False
     with transaction.atomic():
         if not _insert_once(record):
             return None
         if send is not None:
-            told = TRANSITIONS[record.event_type][0] if _advance(send, record.event_type) else None
+            moved = _advance(send, record.event_type)
+            told = TRANSITIONS[record.event_type][0] if moved else None
             if record.event_type == Type.UNSUBSCRIBED:
                 told = UNSUBSCRIBED  # not a status of the send, but news to the org's application
             if told:
@@ -100,6 +103,8 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
                     event=record,
                 )
             _suppress(send, record)
+    if moved:
+        metrics.count("herald_sends", send.channel, TRANSITIONS[record.event_type][0])
     if send is None:
         logger.warning(
             "%s %s event for unknown message %r (%s) kept as delivery event %s",

@@ -138,6 +138,9 @@ class Send(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
+    test = models.BooleanField(
+        default=False, help_text="Made with a test API key: rendered and recorded, never given to a provider."
+    )
     possibly_duplicated = models.BooleanField(
         default=False,
         help_text="Re-dispatched after its worker died mid-send: the provider may have had it already.",

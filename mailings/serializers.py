@@ -63,7 +63,7 @@ class SendSerializer(serializers.ModelSerializer):
             "id", "correlation_id", "status", "channel", "to_address", "trigger", "campaign", "mailing",
             "recipient", "retriggered_from", "locale", "subject", "text", "html", "context", "metadata",
             "attachments", "scheduled_at", "expires_at", "sent_at", "attempts", "provider_message_id",
-            "last_error", "possibly_duplicated", "events", "purged_at", "created_at", "updated_at",
+            "last_error", "possibly_duplicated", "test", "events", "purged_at", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -75,5 +75,5 @@ class SendSerializer(serializers.ModelSerializer):
 class SendSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Send
-        fields = ["id", "correlation_id", "recipient", "status"]
+        fields = ["id", "correlation_id", "recipient", "status", "test"]
         read_only_fields = fields

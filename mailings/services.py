@@ -21,6 +21,7 @@ from recipients.selectors import suppressions_for
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
 from .models import Mailing, Send
+from .observe import send_outcome
 from .rendering import RenderError, render_mailing, template_data
 from .unsubscribe import is_marketing, unsubscribe_url
 from .webhooks import (
@@ -174,7 +175,6 @@ def _dispatch_one(
         message_id = deliver(send, rendered, attachments, connections)
     except PermanentFailure as exc:
         _record(send, token, subscriptions, status=Status.FAILED, last_error=str(exc), **content)
-        logger.info("send %s failed: %s", send.correlation_id, exc)
         return Status.FAILED
     except TransientFailure as exc:
         if send.attempts >= settings.HERALD_MAX_ATTEMPTS:
@@ -227,6 +227,8 @@ def _record(send: Send, token: uuid.UUID, subscriptions: Subscriptions | None = 
             ours.update(**fields)
         elif notifications:
             webhook_deliveries_save(deliveries=notifications)
+    if moved:
+        send_outcome(send, status, fields)
     return moved
 
 
@@ -300,7 +302,7 @@ def sends_retrigger(*, sends: Iterable[Send], actor: Any = None) -> list[Send]:
                 org_id=old.org_id, trigger_id=old.trigger_id, campaign_id=old.campaign_id,
                 mailing_id=old.mailing_id, recipient_id=old.recipient_id, retriggered_from=old,
                 channel=old.channel, to_address=address or old.to_address, locale=old.locale,
-                from_email=old.from_email, context=old.context, metadata=old.metadata,
+                from_email=old.from_email, context=old.context, metadata=old.metadata, test=old.test,
                 status=Status.QUEUED, queued_at=now, created_at=now, updated_at=now,
             )
         )  # fmt: skip

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from orgs.errors import Problem
 
-from . import webhook_http
+from . import metrics, webhook_http
 from .models import DeliveryEvent, Send, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .webhook_payloads import FORMAT_STATUSES, TriggerRef, payload_for
 
@@ -188,6 +188,8 @@ def webhook_delivery_attempt(*, delivery_id: int, attempts: int, now: datetime |
         fields["last_error"] = f"Gave up after {attempts + 1} attempts: {error}"
     else:
         fields["next_attempt_at"] = now + timedelta(seconds=retry_delay(attempts + 1))
+    outcome = {WebhookDelivery.Status.DELIVERED: "delivered", WebhookDelivery.Status.FAILED: "gave_up"}
+    metrics.count("herald_webhook_attempts", outcome.get(fields.get("status"), "retrying"))
     with transaction.atomic():
         WebhookAttempt.objects.create(
             delivery=delivery, at=now, url=url[:2000], status_code=status_code, error=error,

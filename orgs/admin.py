@@ -9,7 +9,7 @@ from .services import org_create, token_create, token_revoke
 
 class ApiTokenInline(admin.TabularInline):
     model = ApiToken
-    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "test", "scopes", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -42,14 +42,14 @@ class ApiTokenForm(forms.ModelForm):
 
     class Meta:
         model = ApiToken
-        fields = ["org", "name", "scopes"]
+        fields = ["org", "name", "scopes", "test"]
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(OrgScopedAdmin, admin.ModelAdmin):
     form = ApiTokenForm
-    list_display = ["name", "org", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["org"]
+    list_display = ["name", "org", "prefix", "test", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["org", "test"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
@@ -59,10 +59,14 @@ class ApiTokenAdmin(OrgScopedAdmin, admin.ModelAdmin):
             kwargs["form"] = forms.ModelForm
         return super().get_form(request, obj, **kwargs)
 
+    def get_readonly_fields(self, request, obj=None):
+        # A key's kind is fixed: turning a test key live would send for real what was written as a test.
+        return self.readonly_fields if obj is None else [*self.readonly_fields, "test"]
+
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["org", "name", "scopes"]
-        return ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+            return ["org", "name", "scopes", "test"]
+        return ["name", "prefix", "test", "created_at", "last_used_at", "revoked_at"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -71,11 +75,13 @@ class ApiTokenAdmin(OrgScopedAdmin, admin.ModelAdmin):
             org=form.cleaned_data["org"],
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
+            test=form.cleaned_data["test"],
             actor=request.user,
         )
         obj.pk = token.pk
         obj.refresh_from_db()  # the admin's own "added" message and log entry name the stored token
-        messages.warning(request, f"The new token's secret, shown only this once: {secret}")
+        kind = "test token's (its sends never reach a provider)" if token.test else "token's"
+        messages.warning(request, f"The new {kind} secret, shown only this once: {secret}")
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):

@@ -51,6 +51,10 @@ class ApiToken(models.Model):
     )
     hashed = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list)
+    test = models.BooleanField(
+        default=False,
+        help_text="A test key: its sends are rendered and logged like any other but never reach a provider.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -37,9 +37,12 @@ def audit_record(*, actor: Any, action: str, obj: models.Model, summary: str = "
 
 
 def token_create(
-    *, org: Org, name: str, scopes: list[str] | None = None, actor: Any = None
+    *, org: Org, name: str, scopes: list[str] | None = None, test: bool = False, actor: Any = None
 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its secret, which is not stored and cannot be shown again."""
+    """Create a token and return it with its secret, which is not stored and cannot be shown again.
+
+    A test token (`test=True`) works like any other, but what it sends never reaches a provider.
+    """
     scopes = list(ApiToken.ALL_SCOPES if scopes is None else scopes)
     unknown = set(scopes) - set(ApiToken.ALL_SCOPES)
     if unknown:
@@ -47,7 +50,7 @@ def token_create(
     secret = ApiToken.generate_secret()
     with transaction.atomic():
         token = ApiToken.objects.create(
-            org=org, name=name, scopes=scopes, prefix=secret[:12], hashed=hash_token(secret)
+            org=org, name=name, scopes=scopes, test=test, prefix=secret[:12], hashed=hash_token(secret)
         )
         audit_record(actor=actor, action=Action.TOKEN_CREATED, obj=token, summary=_token_summary(token))
     return token, secret
@@ -58,9 +61,11 @@ def _token_summary(token: ApiToken) -> str:
 
 
 @transaction.atomic
-def org_create(*, name: str, actor: Any = None) -> tuple[Org, str]:
+def org_create(*, name: str, test: bool = False, actor: Any = None) -> tuple[Org, str]:
     org = Org.objects.create(name=name)
-    _, secret = token_create(org=org, name="first token", actor=actor)
+    _, secret = token_create(
+        org=org, name="first test token" if test else "first token", test=test, actor=actor
+    )
     return org, secret
 
 

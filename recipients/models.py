@@ -1,6 +1,7 @@
 import hashlib
-import re
 
+import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -73,25 +74,36 @@ def normalize_email(email: str | None) -> str | None:
     return email.strip().lower() if email else None
 
 
-_PHONE_NOISE = re.compile(r"[\s().\-/]")
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
-
-
 def normalize_phone(phone: str | None) -> str | None:
-    """The number with its punctuation removed, or None when it is no phone number."""
-    cleaned = _PHONE_NOISE.sub("", phone or "")
-    if cleaned.startswith("00"):
-        cleaned = "+" + cleaned[2:]
-    return cleaned if _PHONE.match(cleaned) else None
+    """The number in E.164 (+4915112345678), or None when it is no valid phone number.
+
+    A number without its country code is read as one of HERALD_PHONE_REGION; with no region set, only
+    international numbers (+49…, 0049…) are numbers. Valid means libphonenumber's rules for the country
+    (length, prefixes), so a typo is refused here rather than failing at the SMS provider.
+    """
+    text = (phone or "").strip()
+    region = settings.HERALD_PHONE_REGION or None
+    if region is None and text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def clean_phone(value: str | None) -> str | None:
-    """The normalised number, or None for none; a ValidationError (forms, serializers) for a bad one."""
+    """The number in E.164, or None for none; a ValidationError (forms, serializers) for a bad one.
+
+    What the API, the admin and the admin's test sends all check a phone number with.
+    """
     if not value:
         return None
     phone = normalize_phone(value)
     if phone is None:
-        raise ValidationError(f"'{value}' is not a phone number.")
+        raise ValidationError(f"'{value}' is not a valid phone number (give it with its country code, +49…).")
     return phone
 
 

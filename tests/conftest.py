@@ -20,6 +20,8 @@ def _test_providers(settings, tmp_path):
     settings.SMS_BACKEND = "mailings.sms.LocMemSMSBackend"
     settings.HERALD_OUTBOX_DIR = tmp_path / "outbox"
     backends.script.clear()
+    backends.twilio_script.clear()
+    backends.TwilioRecorder.requests.clear()
     sms.outbox.clear()
 
 

@@ -11,7 +11,7 @@ def test_a_recipient_is_created_with_normalised_addresses(api, org):
         "/api/v1/recipients/",
         {
             "email": "Ann@Example.COM",
-            "phone": "+49 (151) 123-456",
+            "phone": "+49 (151) 1234-5678",
             "external_id": "crm-9",
             "first_name": "Ann",
             "attributes": {"tier": "gold"},
@@ -20,7 +20,7 @@ def test_a_recipient_is_created_with_normalised_addresses(api, org):
     )
     assert response.status_code == 201
     recipient = Recipient.objects.get()
-    assert (recipient.org, recipient.email, recipient.phone) == (org, "ann@example.com", "+49151123456")
+    assert (recipient.org, recipient.email, recipient.phone) == (org, "ann@example.com", "+4915112345678")
     assert response.json()["attributes"] == {"tier": "gold"}
 
 

@@ -17,7 +17,7 @@ def hash_addresses(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recipients", "0003_suppression"),
+        ("recipients", "0004_phones_e164"),
     ]
 
     operations = [
