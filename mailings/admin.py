@@ -9,26 +9,10 @@ from recipients.models import clean_phone, normalize_email
 
 from . import admin_webhooks  # noqa: F401  (registers the webhook endpoint and delivery pages)
 from .admin_events import DeliveryEventInline
+from .admin_preview import LivePreviewMixin
 from .models import Channel, Mailing, Send
-from .rendering import (
-    RenderError,
-    check_context_schema,
-    check_templates,
-    check_translations,
-    render_mailing,
-    template_data,
-)
+from .rendering import check_context_schema, check_templates, check_translations
 from .services import mailing_test_send, sends_retrigger
-
-SAMPLE_RECIPIENT = {
-    "email": "ada@example.com",
-    "phone": "+4915112345678",
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "external_id": "sample-1",
-    "locale": "",
-    "attributes": {},
-}
 
 
 def framed_html(html: str):
@@ -84,7 +68,7 @@ class TestSendForm(forms.Form):
 
 
 @admin.register(Mailing)
-class MailingAdmin(admin.ModelAdmin):
+class MailingAdmin(LivePreviewMixin, admin.ModelAdmin):
     form = MailingAdminForm
     list_display = ["name", "channel", "org", "default_locale", "updated_at"]
     list_filter = ["org", "channel"]
@@ -97,23 +81,6 @@ class MailingAdmin(admin.ModelAdmin):
         ("Preview (from the sample context)", {"fields": ["preview"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
-
-    @admin.display(description="Preview")
-    def preview(self, mailing: Mailing):
-        if mailing.pk is None:
-            return "Save the mailing to see its preview."
-        data = template_data(recipient=SAMPLE_RECIPIENT, context=mailing.sample_context)
-        try:
-            rendered = render_mailing(mailing, locale=mailing.default_locale, data=data)
-        except RenderError as exc:
-            return format_html('<strong style="color:#ba2121">Template error in {}</strong>', str(exc))
-        test_url = reverse("admin:mailings_mailing_test_send", args=[mailing.pk])
-        return format_html(
-            "<p><strong>Subject:</strong> {}</p><pre style='white-space:pre-wrap'>{}</pre>{}"
-            '<p><a class="button" href="{}">Send a test…</a></p>',
-            rendered.subject, escape(rendered.text),
-            framed_html(rendered.html) if rendered.html else "", test_url,
-        )  # fmt: skip
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.test_send_view)

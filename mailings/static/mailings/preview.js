@@ -1,0 +1,85 @@
+// The mailing editor's live preview: on each edit, the form as it stands is rendered by the server's
+// sandboxed renderer; the HTML goes into a frame with sandbox="" (no scripts), the text into a <pre>.
+"use strict";
+(function () {
+  function ready(fn) {
+    if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
+  }
+  ready(function () {
+    var panel = document.querySelector(".herald-preview");
+    if (!panel) return;
+    var form = panel.closest("form");
+    var frame = panel.querySelector(".herald-preview-frame");
+    var iframe = panel.querySelector(".herald-preview-html");
+    var pre = panel.querySelector(".herald-preview-text");
+    var localeSelect = panel.querySelector(".herald-preview-locale");
+    var status = panel.querySelector(".herald-preview-status");
+    var part = iframe.hidden ? "text" : "html";
+    var timer = null, latest = 0;
+
+    function showPart() {
+      var hasHtml = iframe.getAttribute("srcdoc");
+      var showHtml = part === "html" && hasHtml;
+      iframe.hidden = !showHtml;
+      pre.hidden = showHtml;
+    }
+
+    function render(data) {
+      panel.querySelector(".herald-preview-subject").textContent = data.subject;
+      iframe.setAttribute("srcdoc", data.html);  // an attribute, not innerHTML: the frame is sandboxed
+      pre.textContent = data.text;
+      panel.querySelector(".herald-preview-sms").textContent = data.sms_summary;
+      var problems = panel.querySelector(".herald-preview-problems");
+      problems.replaceChildren();
+      data.problems.forEach(function (p) {
+        var li = document.createElement("li");
+        li.textContent = "Template error" + (p.part ? " in " + p.part + (p.locale ? " (" + p.locale + ")" : "") : "") +
+          (p.line ? ", line " + p.line : "") + ": " + p.message;
+        problems.appendChild(li);
+      });
+      var current = localeSelect.value;
+      localeSelect.replaceChildren();
+      data.locales.forEach(function (locale) {
+        var option = document.createElement("option");
+        option.value = option.textContent = locale;
+        option.selected = locale === (data.locales.indexOf(current) >= 0 ? current : data.locale);
+        localeSelect.appendChild(option);
+      });
+      showPart();
+      status.textContent = data.problems.length ? "Not rendered" : "Up to date";
+    }
+
+    function refresh() {
+      var body = new FormData(form);
+      body.append("_preview_locale", localeSelect.value);
+      var request = ++latest;
+      status.textContent = "Rendering…";
+      fetch(panel.dataset.previewUrl, { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) { if (request === latest) render(data); })
+        .catch(function () { status.textContent = "Preview unavailable"; });
+    }
+
+    function later() { clearTimeout(timer); timer = setTimeout(refresh, 300); }
+
+    form.addEventListener("input", function (event) {
+      if (!panel.contains(event.target)) later();
+    });
+    localeSelect.addEventListener("change", refresh);
+    panel.querySelectorAll("[data-width]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        frame.classList.toggle("herald-desktop", button.dataset.width === "desktop");
+        frame.classList.toggle("herald-mobile", button.dataset.width === "mobile");
+        panel.querySelectorAll("[data-width]").forEach(function (b) { b.classList.toggle("herald-active", b === button); });
+      });
+    });
+    panel.querySelectorAll("[data-part]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        part = button.dataset.part;
+        panel.querySelectorAll("[data-part]").forEach(function (b) { b.classList.toggle("herald-active", b === button); });
+        showPart();
+      });
+    });
+    refresh();
+  });
+})();
