@@ -10,19 +10,16 @@ from recipients.models import clean_phone, normalize_email
 from . import admin_webhooks  # noqa: F401  (registers the webhook endpoint and delivery pages)
 from .admin_events import DeliveryEventInline
 from .admin_preview import LivePreviewMixin
+from .admin_sendlog import SendAttemptInline, SendLogMixin
 from .models import Channel, Mailing, Send
 from .rendering import check_context_schema, check_templates, check_translations
-from .services import mailing_test_send, sends_retrigger
+from .services import mailing_test_send
 
 
 def framed_html(html: str):
     # A sandboxed frame: the marketer's HTML shows as the recipient sees it and runs no script here.
     # escape(), not format_html's own escaping: freshly rendered HTML is marked safe and would pass as is.
-    return format_html(
-        '<iframe sandbox="" srcdoc="{}" '
-        'style="width:100%;max-width:720px;height:420px;border:1px solid #ccc"></iframe>',
-        escape(html),
-    )
+    return format_html('<iframe sandbox="" srcdoc="{}" class="herald-framed"></iframe>', escape(html))
 
 
 class MailingAdminForm(forms.ModelForm):
@@ -101,21 +98,30 @@ class MailingAdmin(LivePreviewMixin, admin.ModelAdmin):
 
 
 @admin.register(Send)
-class SendAdmin(admin.ModelAdmin):
+class SendAdmin(SendLogMixin, admin.ModelAdmin):
     list_display = ["id", "to_address", "channel", "status", "campaign", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "channel", "campaign", "created_at"]
-    search_fields = ["to_address", "=correlation_id", "=provider_message_id"]
-    date_hierarchy = "created_at"
+    search_fields = ["=to_address"]  # shows the search box; SendLogMixin searches every id exactly
     list_select_related = ["campaign"]
     actions = ["retrigger"]
-    inlines = [DeliveryEventInline]
+    inlines = [DeliveryEventInline, SendAttemptInline]
     readonly_fields = [
         "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
-        "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html", "context",
+        "timeline", "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html",
+        "context",
         "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
         "provider_message_id", "last_error", "possibly_duplicated", "created_at", "updated_at",
     ]  # fmt: skip
-    fields = readonly_fields
+    fieldsets = [
+        (None, {"fields": ["status", "channel", "to_address", "campaign", "correlation_id",
+                           "provider_message_id", "last_error"]}),
+        ("As the recipient saw it", {"fields": ["subject", "rendered_html", "text"]}),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("Details", {"classes": ["collapse"], "fields": [
+            "org", "trigger", "mailing", "recipient", "retriggered_from", "locale", "from_email", "context",
+            "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
+            "possibly_duplicated", "created_at", "updated_at"]}),
+    ]  # fmt: skip
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -129,10 +135,3 @@ class SendAdmin(admin.ModelAdmin):
     @admin.display(description="HTML as rendered")
     def rendered_html(self, send: Send):
         return framed_html(send.html) if send.html else "—"
-
-    @admin.action(description="Re-trigger selected sends", permissions=["view"])
-    def retrigger(self, request, queryset):
-        created = sends_retrigger(sends=queryset.select_related("recipient"))
-        messages.success(
-            request, f"Re-triggered {len(created)} send(s); each new send links to its original."
-        )

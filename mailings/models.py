@@ -145,6 +145,10 @@ class Send(models.Model):
             models.Index(fields=["org", "recipient", "-id"], name="send_recipient_latest"),
             models.Index(fields=["org", "status", "-id"], name="send_status_latest"),
             models.Index(fields=["provider_message_id"], name="send_provider_message_id"),
+            # Support finds a send by the address it went to (exact, the admin's one search box).
+            models.Index(fields=["to_address", "-id"], name="send_to_address_latest"),
+            # The admin dashboard's counts by day, status and campaign, answered from the index alone.
+            models.Index(fields=["created_at"], include=["status", "campaign"], name="send_created_covering"),
             models.Index(fields=["claim_token"], name="send_claim_token"),
             # The sweep's three questions, each answered from a small partial index.
             models.Index(fields=["scheduled_at"], condition=models.Q(status="scheduled"), name="send_due"),
@@ -154,6 +158,22 @@ class Send(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to_address} ({self.status})"
+
+
+class SendAttempt(models.Model):
+    """One delivery attempt of a send that ended in an error: the send keeps only its last one."""
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="attempt_errors")
+    number = models.PositiveIntegerField(help_text="The send's attempt count when it ended.")
+    at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=12, help_text="The status the attempt left the send in.")
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.outcome}"
 
 
 class DeliveryEvent(models.Model):

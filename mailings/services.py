@@ -16,7 +16,7 @@ from django.utils import timezone
 from recipients.selectors import suppression_reasons
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
-from .models import Send
+from .models import Send, SendAttempt
 from .rendering import RenderError, render_mailing, template_data
 from .webhooks import (
     Subscriptions,
@@ -213,6 +213,11 @@ def _record(send: Send, token: uuid.UUID, subscriptions: Subscriptions | None = 
             ours.update(**fields)
         elif notifications:
             webhook_deliveries_save(deliveries=notifications)
+    if status and fields.get("last_error"):
+        # Only attempts that went wrong leave a row: the happy path writes nothing more.
+        SendAttempt.objects.create(
+            send_id=send.pk, number=send.attempts, outcome=status, error=fields["last_error"]
+        )
     return moved
 
 
