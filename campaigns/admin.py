@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from .admin_howto import HowToCallMixin
 from .models import Campaign, Trigger
 
 
@@ -16,7 +17,7 @@ class CampaignAdminForm(forms.ModelForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(HowToCallMixin, admin.ModelAdmin):
     form = CampaignAdminForm
     list_display = ["key", "name", "org", "status", "email_mailing", "sms_mailing", "delay_seconds"]
     list_filter = ["org", "status"]

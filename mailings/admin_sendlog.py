@@ -136,10 +136,11 @@ class SendLogMixin:
         Campaign = Send._meta.get_field("campaign").related_model
         campaign_admin = self.admin_site._registry.get(Campaign)
         campaigns = campaign_admin.get_queryset(request) if campaign_admin else Campaign.objects.all()
-        data = (
-            request.POST if request.method == "POST" else (request.GET if "campaign" in request.GET else None)
+        data = request.POST if request.method == "POST" else (request.GET if "since" in request.GET else None)
+        # From a campaign's page: its campaign chosen, the moment left to the person.
+        form = RetriggerFailedForm(
+            data, campaigns=campaigns, initial={"campaign": request.GET.get("campaign")}
         )
-        form = RetriggerFailedForm(data, campaigns=campaigns)
         count = None
         if form.is_valid():
             failed = sends_failed_since(
