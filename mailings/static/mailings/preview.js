@@ -14,14 +14,18 @@
     var pre = panel.querySelector(".herald-preview-text");
     var localeSelect = panel.querySelector(".herald-preview-locale");
     var status = panel.querySelector(".herald-preview-status");
-    var part = iframe.hidden ? "text" : "html";
+    var chosen = null;  // the part the person picked; until then HTML when there is some
     var timer = null, latest = 0;
 
     function showPart() {
-      var hasHtml = iframe.getAttribute("srcdoc");
+      var hasHtml = Boolean(iframe.getAttribute("srcdoc"));
+      var part = chosen || (hasHtml ? "html" : "text");
       var showHtml = part === "html" && hasHtml;
       iframe.hidden = !showHtml;
       pre.hidden = showHtml;
+      panel.querySelectorAll("[data-part]").forEach(function (b) {
+        b.classList.toggle("herald-active", b.dataset.part === (showHtml ? "html" : "text"));
+      });
     }
 
     function render(data) {
@@ -75,8 +79,7 @@
     });
     panel.querySelectorAll("[data-part]").forEach(function (button) {
       button.addEventListener("click", function () {
-        part = button.dataset.part;
-        panel.querySelectorAll("[data-part]").forEach(function (b) { b.classList.toggle("herald-active", b === button); });
+        chosen = button.dataset.part;
         showPart();
       });
     });
