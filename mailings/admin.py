@@ -11,6 +11,7 @@ from . import admin_webhooks  # noqa: F401  (registers the webhook endpoint and 
 from .admin_events import DeliveryEventInline
 from .admin_preview import LivePreviewMixin
 from .admin_sendlog import SendAttemptInline, SendLogMixin
+from .admin_versions import VersionsMixin
 from .models import Channel, Mailing, Send
 from .rendering import check_context_schema, check_templates, check_translations
 from .services import mailing_test_send
@@ -65,18 +66,18 @@ class TestSendForm(forms.Form):
 
 
 @admin.register(Mailing)
-class MailingAdmin(LivePreviewMixin, admin.ModelAdmin):
+class MailingAdmin(VersionsMixin, LivePreviewMixin, admin.ModelAdmin):
     form = MailingAdminForm
     list_display = ["name", "channel", "org", "default_locale", "updated_at"]
     list_filter = ["org", "channel"]
     search_fields = ["name", "subject"]
-    readonly_fields = ["preview", "created_at", "updated_at"]
+    readonly_fields = ["preview", "versions_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["org", "name", "channel", "from_email", "reply_to"]}),
         ("Content", {"fields": ["subject", "text", "html", "default_locale", "translations"]}),
         ("Data", {"fields": ["context_schema", "sample_context"]}),
         ("Preview (from the sample context)", {"fields": ["preview"]}),
-        (None, {"fields": ["created_at", "updated_at"]}),
+        (None, {"fields": ["versions_link", "created_at", "updated_at"]}),
     ]
 
     def get_urls(self):
@@ -108,14 +109,14 @@ class SendAdmin(SendLogMixin, admin.ModelAdmin):
     readonly_fields = [
         "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
         "timeline", "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html",
-        "context",
+        "rendered_version", "context",
         "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
         "provider_message_id", "last_error", "possibly_duplicated", "created_at", "updated_at",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["status", "channel", "to_address", "campaign", "correlation_id",
                            "provider_message_id", "last_error"]}),
-        ("As the recipient saw it", {"fields": ["subject", "rendered_html", "text"]}),
+        ("As the recipient saw it", {"fields": ["subject", "rendered_html", "text", "rendered_version"]}),
         ("Timeline", {"fields": ["timeline"]}),
         ("Details", {"classes": ["collapse"], "fields": [
             "org", "trigger", "mailing", "recipient", "retriggered_from", "locale", "from_email", "context",
@@ -131,6 +132,15 @@ class SendAdmin(SendLogMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # nor deleted one by one: erasure and retention are services of their own
+
+    @admin.display(description="Mailing version")
+    def rendered_version(self, send: Send):
+        if not (send.mailing_id and send.mailing_version):
+            return "—"
+        history = reverse("admin:mailings_mailing_versions", args=[send.mailing_id])
+        return format_html(
+            '<a href="{}#version-{}">Version {}</a>', history, send.mailing_version, send.mailing_version
+        )
 
     @admin.display(description="HTML as rendered")
     def rendered_html(self, send: Send):

@@ -12,11 +12,24 @@ from orgs.api import OrgScopedViewSet
 from .models import Channel, DeliveryEvent, Mailing, Send
 from .serializers import MailingSerializer, SendSerializer
 from .services import sends_retrigger
+from .versions import mailing_version_record
 
 
 class MailingViewSet(OrgScopedViewSet):
     model = Mailing
     serializer_class = MailingSerializer
+
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        mailing_version_record(
+            mailing=serializer.instance, source=f"API token {self.request.user.token.name}"
+        )
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        mailing_version_record(
+            mailing=serializer.instance, source=f"API token {self.request.user.token.name}"
+        )
 
     def perform_destroy(self, instance):
         if instance.in_use:

@@ -1,6 +1,7 @@
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -33,6 +34,8 @@ class Mailing(models.Model):
         null=True, blank=True, help_text="JSON Schema the trigger's context must satisfy (optional)."
     )
     sample_context = models.JSONField(default=dict, blank=True, help_text="Context used for previews.")
+    # The number of its latest MailingVersion: each send records the one it rendered (see mailings.versions).
+    version = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -71,6 +74,26 @@ def locale_chain(locale: str | None) -> list[str]:
     return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
+class MailingVersion(models.Model):
+    """A mailing as one save left it: who saved it, when, and every field a person edits."""
+
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content = models.JSONField()
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=200, blank=True, default="", help_text="admin, API token, restore.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["mailing", "number"], name="mailing_version_once")]
+
+    def __str__(self) -> str:
+        return f"version {self.number} of mailing {self.mailing_id}"
+
+
 class Send(models.Model):
     """One message to one recipient on one channel: the send log's row, from queued to its outcome."""
 
@@ -103,6 +126,9 @@ class Send(models.Model):
         "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
     )
     mailing = models.ForeignKey(Mailing, on_delete=models.SET_NULL, null=True, related_name="sends")
+    mailing_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version of the mailing it was rendered from."
+    )
     recipient = models.ForeignKey(
         "recipients.Recipient", on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
     )
@@ -148,7 +174,7 @@ class Send(models.Model):
             # Support finds a send by the address it went to (exact, the admin's one search box).
             models.Index(fields=["to_address", "-id"], name="send_to_address_latest"),
             # The admin dashboard's counts by day, status and campaign, answered from the index alone.
-            models.Index(fields=["created_at"], include=["status", "campaign"], name="send_created_covering"),
+            models.Index(fields=["created_at", "status", "campaign"], name="send_created_covering"),
             models.Index(fields=["claim_token"], name="send_claim_token"),
             # The sweep's three questions, each answered from a small partial index.
             models.Index(fields=["scheduled_at"], condition=models.Q(status="scheduled"), name="send_due"),

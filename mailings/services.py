@@ -155,7 +155,10 @@ def _dispatch_one(
     except RenderError as exc:
         _record(send, token, subscriptions, status=Status.FAILED, last_error=f"Template error in {exc}")
         return Status.FAILED
-    content = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+    content = {
+        "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
+        "mailing_version": send.mailing.version or None,
+    }  # fmt: skip
     try:
         message_id = deliver(send, rendered, attachments, connections)
     except PermanentFailure as exc:

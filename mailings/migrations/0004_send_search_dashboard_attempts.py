@@ -41,9 +41,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="send",
-            index=models.Index(
-                fields=["created_at"], include=("status", "campaign"), name="send_created_covering"
-            ),
+            index=models.Index(fields=["created_at", "status", "campaign"], name="send_created_covering"),
         ),
         migrations.AddField(
             model_name="sendattempt",
