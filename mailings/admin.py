@@ -75,8 +75,8 @@ class MailingAdmin(VersionsMixin, LivePreviewMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["org", "name", "channel", "from_email", "reply_to"]}),
         ("Content", {"fields": ["subject", "text", "html", "default_locale", "translations"]}),
-        ("Data", {"fields": ["context_schema", "sample_context"]}),
-        ("Preview (from the sample context)", {"fields": ["preview"]}),
+        ("Preview", {"fields": ["sample_context", "preview"]}),
+        ("Data", {"fields": ["context_schema"]}),
         (None, {"fields": ["versions_link", "created_at", "updated_at"]}),
     ]
 

@@ -16,6 +16,8 @@ from .models import Send, SendAttempt
 from .selectors import send_search_filter, sends_failed_since
 from .services import sends_retrigger
 
+# Re-triggers are built in one transaction in one request: more than this at once is refused, not timed out.
+MAX_RETRIGGER = 10_000
 SEARCH_HELP = "An email address, a phone number, a correlation id or a provider message id (exact match)."
 
 
@@ -110,13 +112,18 @@ class SendLogMixin:
 
     @admin.action(description="Re-trigger selected sends…", permissions=["view"])
     def retrigger(self, request: HttpRequest, queryset) -> HttpResponse | None:
+        count = queryset.count()
+        if count > MAX_RETRIGGER:
+            messages.error(
+                request, f"{count} sends selected: re-trigger at most {MAX_RETRIGGER:,} at a time."
+            )
+            return None
         if request.POST.get("post") == "yes":
             created = sends_retrigger(sends=queryset.select_related("recipient"))
             messages.success(
                 request, f"Re-triggered {len(created)} send(s); each new send links to its original."
             )
             return None
-        count = queryset.count()
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": "Re-trigger sends?",
             "count": count, "sample": queryset.select_related("campaign")[:20],
@@ -147,14 +154,20 @@ class SendLogMixin:
                 sends=self.get_queryset(request), campaign_id=form.cleaned_data["campaign"].pk,
                 since=form.cleaned_data["since"],
             )  # fmt: skip
-            if request.method == "POST":
+            count = failed.count()
+            if count > MAX_RETRIGGER:
+                form.add_error(
+                    "since",
+                    f"{count} failed sends: at most {MAX_RETRIGGER:,} at a time; choose a later moment.",
+                )
+                count = None
+            elif request.method == "POST":
                 created = sends_retrigger(sends=failed.select_related("recipient"))
                 messages.success(
                     request, f"Re-triggered {len(created)} failed send(s) of {form.cleaned_data['campaign']}."
                 )
                 changelist = reverse("admin:mailings_send_changelist")
                 return redirect(f"{changelist}?campaign__id__exact={form.cleaned_data['campaign'].pk}")
-            count = failed.count()
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "count": count,
             "title": "Re-trigger failed sends of a campaign",

@@ -4,8 +4,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from mailings import admin_sendlog
 from mailings.models import DeliveryEvent, Send, SendAttempt
 from mailings.services import sends_dispatch
 from tests import backends
@@ -152,3 +154,43 @@ def test_retrigger_failed_refuses_a_missing_campaign_or_moment(admin_client, cam
 def test_the_send_list_links_to_retrigger_failed(admin_client, db):
     content = admin_client.get(url("mailings_send_changelist")).content.decode()
     assert url("mailings_send_retrigger_failed") in content
+
+
+def test_more_sends_than_a_request_can_build_are_refused_not_half_sent(
+    admin_client, campaign, make_send, monkeypatch
+):
+    monkeypatch.setattr(admin_sendlog, "MAX_RETRIGGER", 2)
+    failed = [make_send(status=Status.FAILED) for _ in range(3)]
+    response = admin_client.post(
+        url("mailings_send_changelist"),
+        {"action": "retrigger", "_selected_action": [s.pk for s in failed], "post": "yes"},
+        follow=True,
+    )
+    assert "at most 2 at a time" in [str(m) for m in response.context["messages"]][0]
+    since = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = admin_client.post(
+        url("mailings_send_retrigger_failed"), {"campaign": campaign.pk, "since": since}
+    )
+    assert "at most 2 at a time" in response.context["form"].errors["since"][0]
+    assert not Send.objects.filter(retriggered_from__isnull=False).exists()
+
+
+def test_the_unfiltered_send_log_is_counted_from_the_database_statistics(
+    admin_client, make_send, monkeypatch
+):
+    monkeypatch.setattr(admin_sendlog.EstimatedCountPaginator, "ESTIMATE_ABOVE", 0)
+    for _ in range(3):
+        make_send()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE mailings_send")
+    Send.objects.bulk_create(
+        [
+            Send(**{f: getattr(s, f) for f in ("org_id", "channel", "to_address")})
+            for s in Send.objects.all()[:1]
+        ]
+    )  # one more since the statistics were taken
+    unfiltered = admin_client.get(url("mailings_send_changelist"))
+    assert unfiltered.context["cl"].result_count == 3, "the estimate, not a count of every row"
+    assert len(listed(unfiltered)) == 4
+    filtered = admin_client.get(url("mailings_send_changelist"), {"status__exact": "queued"})
+    assert filtered.context["cl"].result_count == 4, "a filtered list is counted exactly"
