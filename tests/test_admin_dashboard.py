@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from campaigns.models import Trigger
@@ -112,3 +113,15 @@ def test_staff_without_the_send_log_see_no_dashboard(client, django_user_model, 
     response = client.get("/admin/")
     assert response.status_code == 200
     assert 'id="herald-dashboard"' not in response.content.decode()
+
+
+def test_past_days_stay_cached_longer_than_today(admin_client, admin_user, make_sends, settings):
+    settings.HERALD_DASHBOARD_CACHE_SECONDS = 60
+    _, first = dashboard(admin_client)
+    today, three_days_ago = first.days[-1], first.days[-4]
+    cache.delete(f"herald:dashboard:{admin_user.pk}:{today.isoformat()}")  # today's counts expire first
+    make_sends(1, status=Status.SENT)
+    make_sends(1, status=Status.SENT, created_at=timezone.now() - timedelta(days=3))
+    _, second = dashboard(admin_client)
+    assert second.per_day[today] == {"sent": 1}
+    assert second.per_day[three_days_ago] == {}, "a past day is counted again only after PAST_DAY_SECONDS"
