@@ -27,7 +27,10 @@ class Example:
             # Double quotes around headers with a shell variable in them, so the shell fills it in.
             parts += ["-H", f'"{name}: {value}"' if "$" in value else shlex.quote(f"{name}: {value}")]
         if self.body is not None:
-            parts += ["-d", shlex.quote(json.dumps(self.body, ensure_ascii=False, indent=2))]
+            body = shlex.quote(json.dumps(self.body, ensure_ascii=False, indent=2))
+            for variable in (TOKEN, ACCESS_TOKEN):  # out of the single quotes, so the shell fills it in
+                body = body.replace(variable, f"'\"{variable}\"'")
+            parts += ["-d", body]
         return " \\\n  ".join(_pairs(parts))
 
 
@@ -75,7 +78,7 @@ def campaign_examples(campaign: Campaign, *, base_url: str) -> list[Example]:
         Example(
             "Marketing Cloud: 1. an access token", "POST", f"{base_url}/v2/token", json_headers,
             {"grant_type": "client_credentials", "client_id": str(org), "client_secret": TOKEN},
-            "Answers access_token, valid for 18 minutes.",
+            "Answers access_token, valid for 18 minutes: set ACCESS_TOKEN to it for the next call.",
         ),
         Example(
             "Marketing Cloud: 2. the send", "POST",

@@ -6,6 +6,7 @@ runs no script) and text, at desktop and phone width, with template errors named
 
 from dataclasses import asdict, dataclass, field
 
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.template.loader import render_to_string
@@ -123,6 +124,7 @@ class LivePreviewMixin:
             preview = mailing_preview(mailing=mailing, locale=request.POST.get("_preview_locale"))
         return JsonResponse(asdict(preview))
 
+    @admin.display(description="Preview")
     def preview(self, mailing: Mailing) -> str:
         test_url = reverse("admin:mailings_mailing_test_send", args=[mailing.pk]) if mailing.pk else ""
         return render_to_string(
@@ -130,5 +132,3 @@ class LivePreviewMixin:
             {"preview": mailing_preview(mailing=mailing), "test_url": test_url,
              "preview_url": reverse("admin:mailings_mailing_preview")},
         )  # fmt: skip
-
-    preview.short_description = "Preview"

@@ -1,6 +1,6 @@
 """Mailing history in the admin: the versions of a mailing, what each changed, and restoring one."""
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -18,16 +18,14 @@ class VersionsMixin:
         super().save_model(request, obj, form, change)
         mailing_version_record(mailing=obj, saved_by=request.user, source="admin")
 
-    @staticmethod
-    def versions_link(mailing: Mailing):
+    @admin.display(description="Version")
+    def versions_link(self, mailing: Mailing):
         if mailing.pk is None:
             return "—"
         return format_html(
             'Version {} · <a href="{}">History and restore</a>',
             mailing.version, reverse("admin:mailings_mailing_versions", args=[mailing.pk]),
         )  # fmt: skip
-
-    versions_link.short_description = "Version"
 
     def get_urls(self):
         site = self.admin_site

@@ -1,6 +1,8 @@
 """A campaign's page shows how to call it, and every example on it works as shown."""
 
 import json
+import os
+import subprocess
 from urllib.parse import urlsplit
 
 import pytest
@@ -74,3 +76,21 @@ def test_the_retrigger_failed_page_opened_from_a_campaign_has_it_chosen(admin_cl
     assert response.status_code == 200
     assert response.context["form"].initial["campaign"] == str(shop_campaign.pk)
     assert not response.context["form"].errors
+
+
+def test_each_curl_command_passes_the_token_and_body_through_the_shell(shop_campaign):
+    for example in campaign_examples(shop_campaign, base_url="http://testserver"):
+        # The command with curl swapped for printf: the shell hands over the arguments curl would get.
+        shown = subprocess.run(
+            ["bash", "-c", example.curl.replace("curl ", "printf '%s\\0' ", 1)],
+            env={"HERALD_TOKEN": "hrld_secret", "ACCESS_TOKEN": "access", "PATH": os.environ["PATH"]},
+            capture_output=True, text=True, check=True,
+        ).stdout.split("\0")[:-1]  # fmt: skip
+        assert shown[:3] == ["-X", example.method, example.url]
+        headers = [shown[i + 1] for i, arg in enumerate(shown) if arg == "-H"]
+        expected = [f"{k}: {v}".replace(TOKEN, "hrld_secret").replace(ACCESS_TOKEN, "access")
+                    for k, v in example.headers.items()]  # fmt: skip
+        assert headers == expected
+        if example.body is not None:
+            body = json.loads(shown[shown.index("-d") + 1])
+            assert body == json.loads(json.dumps(example.body).replace(TOKEN, "hrld_secret"))

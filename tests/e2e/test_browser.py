@@ -53,8 +53,12 @@ def shots(tmp_path):
     folder = folder if folder.is_absolute() else ROOT / folder
     folder.mkdir(parents=True, exist_ok=True)
 
-    def shot(page, name: str, *, full_page: bool = True) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+    def shot(page, name: str, *, full_page: bool = True, element: str = "") -> None:
+        path = str(folder / f"{name}.png")
+        if element:  # Chromium leaves sandboxed frames unpainted in a full-page capture
+            page.locator(element).first.screenshot(path=path)
+        else:
+            page.screenshot(path=path, full_page=full_page)
 
     return shot
 
@@ -109,8 +113,7 @@ def test_a_marketer_and_support_through_the_admin(
     expect(preview.locator(".herald-preview-subject")).to_have_text("Order A-1001 confirmed")
     frame = page.frame_locator(".herald-preview-html")
     expect(frame.locator("h1")).to_have_text("Thank you, Ada")
-    preview.scroll_into_view_if_needed()
-    shots(page, "mailing-preview")
+    shots(page, "mailing-preview", element="fieldset:has(.herald-preview)")
 
     preview.locator(".herald-preview-locale").select_option("de")
     expect(preview.locator(".herald-preview-subject")).to_have_text("Bestellung A-1001 bestätigt")
@@ -122,8 +125,12 @@ def test_a_marketer_and_support_through_the_admin(
 
     page.fill("#id_html", "<h1>Thank you</h1>\n{% if %}")
     expect(preview.locator(".herald-preview-problems")).to_contain_text("Template error in html (en), line 2")
+    expect(page.locator(".field-html .herald-live-error")).to_contain_text("line 2")  # under the field too
+    page.locator(".field-html").scroll_into_view_if_needed()
+    shots(page, "mailing-template-error", full_page=False)
     page.fill("#id_html", "<h1>Thank you, {{ recipient.first_name }}</h1>")
     expect(preview.locator(".herald-preview-problems li")).to_have_count(0)
+    expect(page.locator(".herald-live-error")).to_have_count(0)
     page.click("input[name=_save]")
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
 
@@ -192,8 +199,7 @@ def test_a_marketer_and_support_through_the_admin(
     expect(phone.locator(".herald-preview-subject")).to_have_text("Order A-1001 confirmed")
     phone.locator(".herald-preview [data-width=mobile]").click()
     assert fits(phone, ".herald-preview-html", PHONE["width"])
-    phone.locator(".herald-preview").scroll_into_view_if_needed()
-    shots(phone, "mailing-preview-phone", full_page=False)
+    shots(phone, "mailing-preview-phone", element="fieldset:has(.herald-preview)")
     phone.goto(f"{live_server.url}/admin/mailings/send/")
     phone.click("#result_list tbody tr th a")
     assert fits(phone, ".herald-timeline", PHONE["width"])

@@ -30,7 +30,13 @@
 
     function render(data) {
       panel.querySelector(".herald-preview-subject").textContent = data.subject;
-      iframe.setAttribute("srcdoc", data.html);  // an attribute, not innerHTML: the frame is sandboxed
+      // A new frame each time, its sandbox attribute set before its content: Chromium does not repaint a
+      // frame that was hidden when its content changed.
+      var fresh = iframe.cloneNode(false);
+      fresh.setAttribute("srcdoc", data.html);
+      fresh.hidden = false;
+      iframe.replaceWith(fresh);
+      iframe = fresh;
       pre.textContent = data.text;
       panel.querySelector(".herald-preview-sms").textContent = data.sms_summary;
       var problems = panel.querySelector(".herald-preview-problems");
@@ -49,8 +55,27 @@
         option.selected = locale === (data.locales.indexOf(current) >= 0 ? current : data.locale);
         localeSelect.appendChild(option);
       });
+      showFieldErrors(data.problems);
       showPart();
       status.textContent = data.problems.length ? "Not rendered" : "Up to date";
+    }
+
+    // Each problem also under the field it is in, as Django shows errors after a save.
+    function showFieldErrors(problems) {
+      form.querySelectorAll(".herald-live-error").forEach(function (node) { node.remove(); });
+      var defaultLocale = (form.querySelector("[name=default_locale]") || {}).value;
+      problems.forEach(function (p) {
+        var name = p.locale && p.locale !== defaultLocale && p.part !== "translations" ? "translations" : p.part;
+        var input = form.querySelector("[name=" + name + "]");
+        if (!input || panel.contains(input)) return;
+        var list = document.createElement("ul");
+        list.className = "errorlist herald-live-error";
+        var li = document.createElement("li");
+        li.textContent = (name === "translations" && p.locale ? p.locale + "." + p.part + ", " : "") +
+          (p.line ? "line " + p.line + ": " : "") + p.message;
+        list.appendChild(li);
+        input.insertAdjacentElement("afterend", list);
+      });
     }
 
     function refresh() {
