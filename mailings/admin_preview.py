@@ -41,12 +41,12 @@ class Preview:
 
 
 def sms_summary(text: str) -> str:
-    """SMS length and encoding under an SMS preview.
+    """SMS length, encoding and segments, shown under an SMS preview.
 
-    LEAD: wire this to the SMS segment counter (mailings.sms.sms_segments) when that branch lands; until
-    then an SMS preview shows its length in characters only.
+    LEAD: wire this to the SMS segment counter (mailings.sms.sms_segments) when that branch lands, e.g.
+    "2 segments, GSM-7, 171 characters". Until then it says nothing.
     """
-    return f"{len(text)} characters"
+    return ""
 
 
 def mailing_preview(*, mailing: Mailing, locale: str | None = None) -> Preview:
@@ -70,7 +70,7 @@ def mailing_preview(*, mailing: Mailing, locale: str | None = None) -> Preview:
             preview.problems.append(
                 {"part": part, "locale": key, "line": problem.line, "message": problem.message}
             )
-    if template_problems(**content):
+    if template_problems(**content):  # what this locale renders does not compile (its own or the default's)
         return preview
     try:
         rendered = render_mailing(

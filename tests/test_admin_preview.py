@@ -73,10 +73,10 @@ def test_the_preview_escapes_sample_data_in_html_as_sending_would(admin_client):
     assert shown["html"] == "<p>&lt;script&gt;x()&lt;/script&gt;</p>"
 
 
-def test_an_sms_preview_says_how_long_the_message_is(admin_client):
+def test_an_sms_preview_renders_its_text(admin_client):
     shown = preview(admin_client, channel="sms", subject="", html="", text="Code {{ context.order_number }}")
     assert shown["text"] == "Code A-1001"
-    assert "11 characters" in shown["sms_summary"]
+    assert shown["html"] == ""
 
 
 def test_the_preview_endpoint_takes_only_posts_from_staff(client, admin_client, db):
