@@ -46,7 +46,7 @@ class VersionsMixin:
         versions = list(mailing.versions.select_related("saved_by"))
         rows = [
             {"version": version, "changes": version_diff(older.content if older else None, version.content)}
-            for version, older in zip(versions, [*versions[1:], None], strict=True)
+            for version, older in zip(versions, [*versions[1:], None], strict=False)  # the oldest: None
         ]
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "original": mailing,

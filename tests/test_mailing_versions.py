@@ -107,3 +107,10 @@ def test_the_mailing_page_shows_its_version_and_links_to_its_history(admin_clien
     content = admin_client.get(url("mailings_mailing_change", mailing.pk)).content.decode()
     assert url("mailings_mailing_versions", mailing.pk) in content
     assert "Version 1" in content
+
+
+def test_a_mailing_without_versions_says_so(admin_client, org):
+    mailing = MailingFactory(org=org)  # written before history was kept, say
+    response = admin_client.get(url("mailings_mailing_versions", mailing.pk))
+    assert response.status_code == 200
+    assert "No versions recorded yet" in response.content.decode()
