@@ -125,3 +125,17 @@ def test_past_days_stay_cached_longer_than_today(admin_client, admin_user, make_
     _, second = dashboard(admin_client)
     assert second.per_day[today] == {"sent": 1}
     assert second.per_day[three_days_ago] == {}, "a past day is counted again only after PAST_DAY_SECONDS"
+
+
+def test_a_triggers_page_shows_how_far_its_dispatch_has_got(admin_client, org, campaign, make_sends):
+    trigger = Trigger.objects.create(org=org, campaign=campaign, send_count=5)
+    make_sends(3, trigger=trigger, status=Status.SENT)
+    make_sends(2, trigger=trigger, status=Status.QUEUED)
+    content = admin_client.get(f"/admin/campaigns/trigger/{trigger.pk}/change/").content.decode()
+    assert '<progress class="herald-progress" max="5" value="3">' in content
+    assert "3 of 5 done" in content
+    assert f"?trigger__id__exact={trigger.pk}&amp;status__exact=queued" in content
+    queued = admin_client.get(
+        "/admin/mailings/send/", {"trigger__id__exact": trigger.pk, "status__exact": "queued"}
+    )
+    assert len(queued.context["cl"].result_list) == 2
