@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
 .PHONY: install run test test-quick lint format migrate clean fuzz fuzz-quick
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick screenshots
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ test: install
 # While iterating: everything but the slow end-to-end and fault tests.
 test-quick: install
 	$(TEST_ENV) $(VENV)/bin/pytest -m 'not slow' $(PYTEST_ARGS)
+
+# The admin journey in Chromium (tests/e2e/test_browser.py), keeping its screenshots in docs/screenshots/.
+screenshots: install
+	$(TEST_ENV) HERALD_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/e2e/test_browser.py
 
 # Schemathesis against the OpenAPI schema: no 5xx, no answer the schema does not describe.
 fuzz: install

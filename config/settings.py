@@ -273,3 +273,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = HERALD_MAX_REQUEST_BYTES
 # Outbound webhooks post only to public addresses; true lets them reach loopback and private networks too
 # (tests, receivers inside your own network). Cloud metadata addresses stay refused either way.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+# The admin dashboard: how long its 14-day counts are cached (0: not at all), and from how many sends a
+# trigger gets a progress bar while it dispatches.
+HERALD_DASHBOARD_CACHE_SECONDS = env_int("HERALD_DASHBOARD_CACHE_SECONDS", 30)
+HERALD_DASHBOARD_PROGRESS_MIN = env_int("HERALD_DASHBOARD_PROGRESS_MIN", 100)

@@ -6,41 +6,22 @@ from django.urls import path, reverse
 from django.utils.html import escape, format_html
 
 from orgs.admin_scoping import OrgScopedAdmin
-from orgs.errors import HeraldError
 from recipients.models import clean_phone, normalize_email
 
 from . import admin_webhooks  # noqa: F401  (registers the webhook endpoint and delivery pages)
 from .admin_events import DeliveryEventInline
+from .admin_preview import LivePreviewMixin
+from .admin_sendlog import SendAttemptInline, SendLogMixin
+from .admin_versions import VersionsMixin
 from .models import Channel, Mailing, Send
-from .rendering import (
-    RenderError,
-    check_context_schema,
-    check_templates,
-    check_translations,
-    render_mailing,
-    template_data,
-)
-from .services import mailing_delete, mailing_test_send, mailing_update, sends_retrigger
-
-SAMPLE_RECIPIENT = {
-    "email": "ada@example.com",
-    "phone": "+4915112345678",
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "external_id": "sample-1",
-    "locale": "",
-    "attributes": {},
-}
+from .rendering import check_context_schema, check_templates, check_translations
+from .services import mailing_delete, mailing_test_send, mailing_update
 
 
 def framed_html(html: str):
     # A sandboxed frame: the marketer's HTML shows as the recipient sees it and runs no script here.
     # escape(), not format_html's own escaping: freshly rendered HTML is marked safe and would pass as is.
-    return format_html(
-        '<iframe sandbox="" srcdoc="{}" '
-        'style="width:100%;max-width:720px;height:420px;border:1px solid #ccc"></iframe>',
-        escape(html),
-    )
+    return format_html('<iframe sandbox="" srcdoc="{}" class="herald-framed"></iframe>', escape(html))
 
 
 class MailingAdminForm(forms.ModelForm):
@@ -86,18 +67,18 @@ class TestSendForm(forms.Form):
 
 
 @admin.register(Mailing)
-class MailingAdmin(OrgScopedAdmin, admin.ModelAdmin):
+class MailingAdmin(OrgScopedAdmin, VersionsMixin, LivePreviewMixin, admin.ModelAdmin):
     form = MailingAdminForm
     list_display = ["name", "channel", "org", "default_locale", "updated_at"]
     list_filter = ["org", "channel"]
     search_fields = ["name", "subject"]
-    readonly_fields = ["preview", "created_at", "updated_at"]
+    readonly_fields = ["preview", "versions_link", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["org", "name", "channel", "from_email", "reply_to"]}),
         ("Content", {"fields": ["subject", "text", "html", "default_locale", "translations"]}),
-        ("Data", {"fields": ["context_schema", "sample_context"]}),
-        ("Preview (from the sample context)", {"fields": ["preview"]}),
-        (None, {"fields": ["created_at", "updated_at"]}),
+        ("Preview", {"fields": ["sample_context", "preview"]}),
+        ("Data", {"fields": ["context_schema"]}),
+        (None, {"fields": ["versions_link", "created_at", "updated_at"]}),
     ]
 
     def save_model(self, request, obj: Mailing, form, change: bool) -> None:
@@ -112,23 +93,6 @@ class MailingAdmin(OrgScopedAdmin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for mailing in queryset:
             mailing_delete(mailing=mailing, actor=request.user)
-
-    @admin.display(description="Preview")
-    def preview(self, mailing: Mailing):
-        if mailing.pk is None:
-            return "Save the mailing to see its preview."
-        data = template_data(recipient=SAMPLE_RECIPIENT, context=mailing.sample_context)
-        try:
-            rendered = render_mailing(mailing, locale=mailing.default_locale, data=data)
-        except RenderError as exc:
-            return format_html('<strong style="color:#ba2121">Template error in {}</strong>', str(exc))
-        test_url = reverse("admin:mailings_mailing_test_send", args=[mailing.pk])
-        return format_html(
-            "<p><strong>Subject:</strong> {}</p><pre style='white-space:pre-wrap'>{}</pre>{}"
-            '<p><a class="button" href="{}">Send a test…</a></p>',
-            rendered.subject, escape(rendered.text),
-            framed_html(rendered.html) if rendered.html else "", test_url,
-        )  # fmt: skip
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.test_send_view)
@@ -152,22 +116,31 @@ class MailingAdmin(OrgScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(Send)
-class SendAdmin(OrgScopedAdmin, admin.ModelAdmin):
+class SendAdmin(OrgScopedAdmin, SendLogMixin, admin.ModelAdmin):
     list_display = ["id", "to_address", "channel", "status", "campaign", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "channel", "test", "campaign", "created_at"]
-    search_fields = ["to_address", "=correlation_id", "=provider_message_id"]
-    date_hierarchy = "created_at"
+    search_fields = ["=to_address"]  # shows the search box; SendLogMixin searches every id exactly
     list_select_related = ["campaign"]
     actions = ["retrigger"]
-    inlines = [DeliveryEventInline]
+    inlines = [DeliveryEventInline, SendAttemptInline]
     readonly_fields = [
         "org", "trigger", "campaign", "mailing", "recipient", "retriggered_from", "correlation_id", "status",
-        "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html", "context",
+        "timeline", "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html",
+        "rendered_version", "context",
         "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
         "provider_message_id", "last_error", "possibly_duplicated", "test", "purged_at", "created_at",
         "updated_at",
     ]  # fmt: skip
-    fields = readonly_fields
+    fieldsets = [
+        (None, {"fields": ["status", "channel", "to_address", "campaign", "correlation_id",
+                           "provider_message_id", "last_error"]}),
+        ("As the recipient saw it", {"fields": ["subject", "rendered_html", "text", "rendered_version"]}),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("Details", {"classes": ["collapse"], "fields": [
+            "org", "trigger", "mailing", "recipient", "retriggered_from", "locale", "from_email", "context",
+            "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
+            "possibly_duplicated", "created_at", "updated_at"]}),
+    ]  # fmt: skip
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -178,17 +151,15 @@ class SendAdmin(OrgScopedAdmin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # nor deleted one by one: erasure and retention are services of their own
 
+    @admin.display(description="Mailing version")
+    def rendered_version(self, send: Send):
+        if not (send.mailing_id and send.mailing_version):
+            return "—"
+        history = reverse("admin:mailings_mailing_versions", args=[send.mailing_id])
+        return format_html(
+            '<a href="{}#version-{}">Version {}</a>', history, send.mailing_version, send.mailing_version
+        )
+
     @admin.display(description="HTML as rendered")
     def rendered_html(self, send: Send):
         return framed_html(send.html) if send.html else "—"
-
-    @admin.action(description="Re-trigger selected sends", permissions=["view"])
-    def retrigger(self, request, queryset):
-        try:
-            created = sends_retrigger(sends=queryset.select_related("recipient"), actor=request.user)
-        except HeraldError as exc:
-            messages.error(request, " ".join([exc.message, *(p.message for p in exc.problems)]))
-            return
-        messages.success(
-            request, f"Re-triggered {len(created)} send(s); each new send links to its original."
-        )

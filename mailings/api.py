@@ -9,15 +9,21 @@ from rest_framework.response import Response
 
 from orgs.api import OrgScopedViewSet
 from orgs.idempotency import IdempotentWritesMixin
+from orgs.services import actor_identity
 
 from .models import Channel, DeliveryEvent, Mailing, Send
 from .serializers import MailingSerializer, SendSerializer
 from .services import mailing_delete, mailing_update, sends_retrigger
+from .versions import mailing_version_record
 
 
 class MailingViewSet(OrgScopedViewSet):
     model = Mailing
     serializer_class = MailingSerializer
+
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        mailing_version_record(mailing=serializer.instance, source=actor_identity(self.request.user)[2])
 
     def perform_update(self, serializer):
         mailing_update(

@@ -1,6 +1,7 @@
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -40,6 +41,8 @@ class Mailing(models.Model):
         null=True, blank=True, help_text="JSON Schema the trigger's context must satisfy (optional)."
     )
     sample_context = models.JSONField(default=dict, blank=True, help_text="Context used for previews.")
+    # The number of its latest MailingVersion: each send records the one it rendered (see mailings.versions).
+    version = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,6 +81,26 @@ def locale_chain(locale: str | None) -> list[str]:
     return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
+class MailingVersion(models.Model):
+    """A mailing as one save left it: who saved it, when, and every field a person edits."""
+
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content = models.JSONField()
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=200, blank=True, default="", help_text="admin, API token, restore.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["mailing", "number"], name="mailing_version_once")]
+
+    def __str__(self) -> str:
+        return f"version {self.number} of mailing {self.mailing_id}"
+
+
 class Send(models.Model):
     """One message to one recipient on one channel: the send log's row, from queued to its outcome."""
 
@@ -110,6 +133,9 @@ class Send(models.Model):
         "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
     )
     mailing = models.ForeignKey(Mailing, on_delete=models.SET_NULL, null=True, related_name="sends")
+    mailing_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version of the mailing it was rendered from."
+    )
     recipient = models.ForeignKey(
         "recipients.Recipient", on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
     )
@@ -157,6 +183,10 @@ class Send(models.Model):
             models.Index(fields=["org", "recipient", "-id"], name="send_recipient_latest"),
             models.Index(fields=["org", "status", "-id"], name="send_status_latest"),
             models.Index(fields=["provider_message_id"], name="send_provider_message_id"),
+            # Support finds a send by the address it went to (exact, the admin's one search box).
+            models.Index(fields=["to_address", "-id"], name="send_to_address_latest"),
+            # The admin dashboard's counts by day, status and campaign, answered from the index alone.
+            models.Index(fields=["created_at", "status", "campaign"], name="send_created_covering"),
             models.Index(fields=["claim_token"], name="send_claim_token"),
             # The sweep's three questions, each answered from a small partial index.
             models.Index(fields=["scheduled_at"], condition=models.Q(status="scheduled"), name="send_due"),
@@ -178,6 +208,22 @@ class Send(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to_address} ({self.status})"
+
+
+class SendAttempt(models.Model):
+    """One delivery attempt of a send that ended in an error: the send keeps only its last one."""
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="attempt_errors")
+    number = models.PositiveIntegerField(help_text="The send's attempt count when it ended.")
+    at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=12, help_text="The status the attempt left the send in.")
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}: {self.outcome}"
 
 
 class DeliveryEvent(models.Model):

@@ -137,13 +137,45 @@ def check_context_schema(schema) -> str | None:
     return None
 
 
-def check_templates(*, subject: str = "", text: str = "", html: str = "") -> dict[str, str]:
-    """Compile each part; return {part: error} for those that do not compile."""
-    errors = {}
+@dataclass(frozen=True)
+class TemplateProblem:
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+# Used only to locate a syntax error: Django records the line of one when its engine debugs.
+_LOCATING_ENGINES = {
+    is_html: SandboxEngine(dirs=[], app_dirs=False, libraries={}, loaders=[], autoescape=is_html, debug=True)
+    for is_html in (True, False)
+}
+
+
+def template_problems(*, subject: str = "", text: str = "", html: str = "") -> dict[str, TemplateProblem]:
+    """Compile each part; {part: problem, with its line} for those that do not compile."""
+    problems = {}
     for part, source, is_html in (("subject", subject, False), ("text", text, False), ("html", html, True)):
         try:
             if source:
                 _compile(source, is_html)
         except TemplateSyntaxError as exc:
-            errors[part] = str(exc)
-    return errors
+            problems[part] = TemplateProblem(_error_line(source, is_html), str(exc))
+    return problems
+
+
+def _error_line(source: str, is_html: bool) -> int | None:
+    try:
+        _LOCATING_ENGINES[is_html].from_string(source)
+    except TemplateSyntaxError as exc:
+        return (getattr(exc, "template_debug", None) or {}).get("line")
+    return None
+
+
+def check_templates(*, subject: str = "", text: str = "", html: str = "") -> dict[str, str]:
+    """Compile each part; return {part: error, naming its line} for those that do not compile."""
+    return {
+        part: str(problem)
+        for part, problem in template_problems(subject=subject, text=text, html=html).items()
+    }

@@ -16,14 +16,15 @@ from django.utils import timezone
 
 from orgs.errors import Conflict, Problem
 from orgs.models import AuditEntry
-from orgs.services import audit_entry, audit_record
+from orgs.services import actor_identity, audit_entry, audit_record
 from recipients.selectors import suppressions_for
 
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
-from .models import Mailing, Send
+from .models import Mailing, Send, SendAttempt
 from .observe import send_outcome
 from .rendering import RenderError, render_mailing, template_data
 from .unsubscribe import is_marketing, unsubscribe_url
+from .versions import mailing_version_record
 from .webhooks import (
     Subscriptions,
     webhook_deliveries_build,
@@ -170,7 +171,10 @@ def _dispatch_one(
     except RenderError as exc:
         _record(send, token, subscriptions, status=Status.FAILED, last_error=f"Template error in {exc}")
         return Status.FAILED
-    content = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+    content = {
+        "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
+        "mailing_version": send.mailing.version or None,
+    }  # fmt: skip
     try:
         message_id = deliver(send, rendered, attachments, connections)
     except PermanentFailure as exc:
@@ -229,6 +233,11 @@ def _record(send: Send, token: uuid.UUID, subscriptions: Subscriptions | None = 
             webhook_deliveries_save(deliveries=notifications)
     if moved:
         send_outcome(send, status, fields)
+    if status and fields.get("last_error"):
+        # Only attempts that went wrong leave a row: the happy path writes nothing more.
+        SendAttempt.objects.create(
+            send_id=send.pk, number=send.attempts, outcome=status, error=fields["last_error"]
+        )
     return moved
 
 
@@ -330,13 +339,15 @@ def mailing_delete(*, mailing: Mailing, actor: Any = None) -> None:
 
 
 def mailing_update(*, mailing: Mailing, changes: dict[str, Any], actor: Any = None) -> Mailing:
-    """Change a mailing (already validated) and log which of its fields changed from the stored ones."""
+    """Change a mailing (already validated): a new version, and an audit entry naming the changed fields."""
     for name, value in changes.items():
         setattr(mailing, name, value)
     with transaction.atomic():
         stored = Mailing.objects.select_for_update().get(pk=mailing.pk)
         changed = sorted(name for name, value in changes.items() if getattr(stored, name) != value)
         mailing.save()
+        user, _, name = actor_identity(actor)
+        mailing_version_record(mailing=mailing, saved_by=user, source="admin" if user else name)
         if changed:
             audit_record(
                 actor=actor, action=AuditEntry.Action.MAILING_CHANGED, obj=mailing,

@@ -10,19 +10,24 @@ from .models import ApiToken, AuditEntry, IdempotentRequest, Org, hash_token
 Action = AuditEntry.Action
 
 
+def actor_identity(actor: Any) -> tuple[Any, ApiToken | None, str]:
+    """(user, token, name) of who did something: a Django user, an ApiToken or the API's request.user
+    (which carries one), or None for Herald itself (a command, a task)."""
+    token = actor if isinstance(actor, ApiToken) else getattr(actor, "token", None)
+    if isinstance(token, ApiToken):
+        return None, token, f"API token {token.name} ({token.prefix}…)"
+    if actor is not None:
+        return actor, None, actor.get_username()
+    return None, None, "Herald"
+
+
 def audit_entry(*, actor: Any, action: str, obj: models.Model, summary: str = "") -> AuditEntry:
     """An unsaved audit entry, for callers that write many at once with bulk_create.
 
     `actor` is who did it: a Django user (the admin), an ApiToken or the API's request.user (which
     carries one), or None for Herald itself (a command, a task). `obj` must belong to an org.
     """
-    token = actor if isinstance(actor, ApiToken) else getattr(actor, "token", None)
-    if isinstance(token, ApiToken):
-        user, name = None, f"API token {token.name} ({token.prefix}…)"
-    elif actor is not None:
-        token, user, name = None, actor, actor.get_username()
-    else:
-        token, user, name = None, None, "Herald"
+    user, token, name = actor_identity(actor)
     return AuditEntry(
         org_id=obj.org_id if not isinstance(obj, Org) else obj.pk, user=user, token=token, actor=name[:200],
         action=action, object_type=obj._meta.label_lower, object_id=str(obj.pk), summary=summary[:500],

@@ -215,7 +215,8 @@ def test_no_action_reaches_another_orgs_objects(member, mine, theirs, model):
 def test_the_actions_do_reach_the_own_orgs_objects(member, mine):
     # The other side of the test above: the same posts do act on org A's objects.
     for model, action in [(Send, "retrigger"), (ApiToken, "revoke")]:
-        member.post(admin_url(model, "changelist"), {"action": action, "_selected_action": [mine[model].pk]})
+        chosen = {"action": action, "_selected_action": [mine[model].pk], "post": "yes"}  # confirmed
+        member.post(admin_url(model, "changelist"), chosen)
     assert mine[Send].retriggers.count() == 1
     mine[ApiToken].refresh_from_db()
     assert mine[ApiToken].revoked_at is not None

@@ -110,7 +110,8 @@ def test_a_mailing_a_campaign_sends_is_not_deleted_nor_logged(api, campaign):
 
 
 def test_a_retrigger_is_logged_in_the_admin_and_through_the_api(staff, api, send):
-    staff.post(url("mailings_send_changelist"), {"action": "retrigger", "_selected_action": [send.pk]})
+    confirmed = {"action": "retrigger", "_selected_action": [send.pk], "post": "yes"}
+    staff.post(url("mailings_send_changelist"), confirmed)
     api.post(f"/api/v1/sends/{send.pk}/retrigger/")
     by_staff, by_api = AuditEntry.objects.filter(action=Action.SEND_RETRIGGERED).order_by("id")
     first, second = send.retriggers.order_by("id")

@@ -147,7 +147,8 @@ def test_support_sees_a_mailing_but_cannot_change_it(login, org, campaign):
 
 def test_support_re_triggers_a_send(login, org, send):
     client = login(Role.SUPPORT, org)
-    client.post(url("mailings_send_changelist"), {"action": "retrigger", "_selected_action": [send.pk]})
+    confirmed = {"action": "retrigger", "_selected_action": [send.pk], "post": "yes"}
+    client.post(url("mailings_send_changelist"), confirmed)
     assert send.retriggers.get().status == Send.Status.QUEUED
 
 
