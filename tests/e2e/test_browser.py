@@ -72,6 +72,11 @@ def fits(page, selector: str, width: int) -> bool:
     return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
 
 
+def assert_fits(page, selector: str, width: int) -> None:
+    # The layout settles after a click (the preview frame is replaced on each update): give it a moment.
+    wait_for(lambda: fits(page, selector, width), timeout=10, what=f"{selector} to fit {width} px")
+
+
 @pytest.fixture
 def server(live_server, monkeypatch):
     # The live server answers each connection in a thread of its own: a persistent database connection
@@ -196,15 +201,15 @@ def test_a_marketer_and_support_through_the_admin(
     phone = browser.new_page(viewport=PHONE)
     phone.context.add_cookies(page.context.cookies())
     phone.goto(f"{live_server.url}/admin/")
-    assert fits(phone, "#herald-dashboard", PHONE["width"])
+    assert_fits(phone, "#herald-dashboard", PHONE["width"])
     shots(phone, "dashboard-phone")
     phone.goto(f"{live_server.url}/admin/mailings/mailing/")
     phone.click("#result_list tbody tr th a")
     expect(phone.locator(".herald-preview-subject")).to_have_text("Order A-1001 confirmed")
     phone.locator(".herald-preview [data-width=mobile]").click()
-    assert fits(phone, ".herald-preview-html", PHONE["width"])
+    assert_fits(phone, ".herald-preview-html", PHONE["width"])
     shots(phone, "mailing-preview-phone", element="fieldset:has(.herald-preview)")
     phone.goto(f"{live_server.url}/admin/mailings/send/")
     phone.click("#result_list tbody tr th a")
-    assert fits(phone, ".herald-timeline", PHONE["width"])
-    assert fits(phone, "iframe.herald-framed", PHONE["width"])
+    assert_fits(phone, ".herald-timeline", PHONE["width"])
+    assert_fits(phone, "iframe.herald-framed", PHONE["width"])
