@@ -13,6 +13,7 @@ from .targets import (
     intake_rows,
     latency_rows,
     peer_rows,
+    scale_row,
     sendlog_rows,
     throughput_details,
     throughput_rows,
@@ -146,6 +147,24 @@ class Run:
         self.runs = runs
         self.rows += throughput_rows(runs, self.floor_rate)
         self.details["throughput"] = {n: throughput_details(r) for n, r in runs.items()}
+        self.scale_out()
+
+    def scale_out(self) -> None:
+        """The first size again with each other number of worker processes: what one more process buys."""
+        n = self.plan.sends[0]
+        for count in self.plan.worker_counts:
+            if count == system.WORKER_CONCURRENCY:
+                continue
+            self.worker.stop()
+            self.services.remove(self.worker)
+            self.worker = system.Worker(concurrency=count)
+            self.services.append(self.worker)
+            self.say(f"end to end: {n:,} sends with {count} worker process(es)")
+            result = throughput.run(self.web, self.worker, tenant_create(f"workers {count}"), n, timeout=120)
+            if not result.complete:
+                self.problems.append(f"{n:,} sends, {count} workers: only {result.statuses}")
+            self.rows.append(scale_row(result, count, self.runs[n], system.WORKER_CONCURRENCY))
+            self.details.setdefault("scale_out", {})[count] = throughput_details(result)
 
     def latency(self) -> None:
         plan = self.plan
@@ -193,16 +212,24 @@ class Run:
 
 def run(plan, say: Callable[[str], None]) -> int:
     r = Run(plan, say)
+    # --only: these phases and the ones they stand on.
+    needs = {"profile": {"intake"}, "latency": {"throughput"}}
+    wanted = set(plan.only) or {"floor", "intake", "profile", "throughput", "latency", "peer", "sendlog"}
+    for name in list(wanted):
+        wanted |= needs.get(name, set())
+    live = wanted & {"intake", "profile", "throughput", "latency"}
     try:
-        r.phase("floor", r.floor)
-        r.phase("system", r.system)
-        r.phase("intake", r.intake, needs=("system",))
-        r.phase("profile", r.profile, needs=("intake",))
-        r.phase("throughput", r.throughput, needs=("system",))
-        r.phase("latency", r.latency, needs=("throughput",))
+        if "floor" in wanted:
+            r.phase("floor", r.floor)
+        if live:
+            r.phase("system", r.system)
+        for name in ("intake", "profile", "throughput", "latency"):
+            if name in wanted:
+                r.phase(name, getattr(r, name), needs=("system", *needs.get(name, ())))
         r.stop_services()
-        r.phase("peer", r.peer)
-        r.phase("sendlog", r.sendlog)
+        for name in ("peer", "sendlog"):
+            if name in wanted:
+                r.phase(name, getattr(r, name))
     finally:
         r.stop_services()
         system.redis_flush()

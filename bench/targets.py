@@ -2,6 +2,7 @@
 
 from . import intake, latency, sendlog, throughput
 from .report import Row, mb, ms, per_second
+from .throughput import ThroughputResult
 
 # The figures: what was seen on this kind of machine, and the targets.
 SEEN_FLOOR = 3500
@@ -139,6 +140,17 @@ def throughput_rows(runs: dict[int, throughput.ThroughputResult], floor_rate: fl
             )
         )
     return rows
+
+
+def scale_row(result: ThroughputResult, count: int, reference: ThroughputResult, reference_count: int) -> Row:
+    return Row(
+        f"3w{count}",
+        f"end to end {result.n:,} sends, {count} worker process{'es' if count > 1 else ''}",
+        per_second(result.rate) + ("" if result.complete else " (incomplete)"),
+        f"{per_second(reference.rate)} with {reference_count}",
+        result.rate / reference.rate,
+        "(scale-out)",
+    )
 
 
 def throughput_details(r: throughput.ThroughputResult) -> dict:
