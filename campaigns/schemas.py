@@ -1,5 +1,7 @@
 """JSON Schema of the native trigger request: the shape is checked whole before anything else."""
 
+import json
+
 import jsonschema
 
 from orgs.errors import Problem
@@ -51,10 +53,26 @@ def trigger_schema(max_batch: int) -> dict:
     }
 
 
-def schema_problems(schema: dict, data) -> list[Problem]:
+_validators: dict[str, jsonschema.Draft202012Validator] = {}
+
+
+def validator_for(schema: dict) -> jsonschema.Draft202012Validator:
+    """A validator built once per distinct schema: building one costs more than most validations."""
+    key = json.dumps(schema, sort_keys=True, default=str)
+    found = _validators.get(key)
+    if found is None:
+        if len(_validators) >= 1000:  # mailings' schemas change over a process's life; keep the recent
+            _validators.clear()
+        found = _validators[key] = jsonschema.Draft202012Validator(schema)
+    return found
+
+
+def schema_problems(
+    schema: dict, data, validator: jsonschema.Draft202012Validator | None = None
+) -> list[Problem]:
     """Every way `data` breaks `schema`, each named by its path (recipients[2].email)."""
     problems = []
-    for error in jsonschema.Draft202012Validator(schema).iter_errors(data):
+    for error in (validator or validator_for(schema)).iter_errors(data):
         path = ""
         for part in error.absolute_path:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))

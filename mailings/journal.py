@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 TTL_SECONDS = 7 * 24 * 3600
 _DATES = ("sent_at", "scheduled_at")
 
-_client: redis.Redis | None = None
+_clients: dict[str, redis.Redis] = {}
 
 
 class Unavailable(Exception):
@@ -34,12 +34,12 @@ def enabled() -> bool:
 
 
 def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
+    url = settings.REDIS_URL
+    if url not in _clients:
         # Short timeouts: a Redis that does not answer must not hold up dispatch, which then writes
         # straight to the send log instead.
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=1)
-    return _client
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+    return _clients[url]
 
 
 def _key(token: uuid.UUID) -> str:

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from orgs.bulk import execute_arrays
 from recipients.selectors import suppression_reasons
 
 from . import journal
@@ -292,13 +293,13 @@ def _write_outcome(token: uuid.UUID, outcome: Outcome) -> bool:
 _WRITE_OUTCOMES = f"""
 WITH v AS (
     SELECT * FROM unnest(
-        %s::bigint[], %s::varchar[], %s::timestamptz[], %s::varchar[], %s::text[], %s::timestamptz[],
-        %s::text[], %s::text[], %s::text[]
+        %b::bigint[], %b::varchar[], %b::timestamptz[], %b::varchar[], %b::text[], %b::timestamptz[],
+        %b::text[], %b::text[], %b::text[]
     ) AS v(id, status, sent_at, provider_message_id, last_error, scheduled_at, subject, text, html)
 ), ours AS (
     SELECT s.id, (s.status = 'sending' AND v.status IS NOT NULL) AS moves
     FROM {Send._meta.db_table} s JOIN v ON v.id = s.id
-    WHERE s.claim_token = %s
+    WHERE s.claim_token = %b
     ORDER BY s.id
     FOR UPDATE OF s
 )
@@ -312,7 +313,7 @@ UPDATE {Send._meta.db_table} s SET
     text = COALESCE(v.text, s.text),
     html = COALESCE(v.html, s.html),
     claim_token = NULL,
-    updated_at = %s
+    updated_at = %b
 FROM v JOIN ours ON ours.id = v.id
 WHERE s.id = v.id
 RETURNING s.id, ours.moves
@@ -323,9 +324,8 @@ def _write_outcomes_at_once(token: uuid.UUID, outcomes: list[Outcome]) -> set[in
     """Every outcome in one statement: the same conditions as _write_outcome, row by row, set-based."""
     columns = [[o.send.pk for o in outcomes], [o.status for o in outcomes]]
     columns += [[o.fields.get(name) for o in outcomes] for name in OUTCOME_FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(_WRITE_OUTCOMES, [*columns, token, timezone.now()])
-        return {pk for pk, moves in cursor.fetchall() if moves}
+    rows = execute_arrays(_WRITE_OUTCOMES, [*columns, token, timezone.now()])
+    return {pk for pk, moves in rows if moves}
 
 
 def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:

@@ -5,70 +5,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0003_campaign_transactional_critical'),
-        ('mailings', '0003_webhooks'),
-        ('orgs', '0002_org_rate_limit'),
-        ('recipients', '0003_suppression'),
+        ("campaigns", "0003_campaign_transactional_critical"),
+        ("mailings", "0003_webhooks"),
+        ("orgs", "0002_org_rate_limit"),
+        ("recipients", "0003_suppression"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='send',
-            name='send_campaign_latest',
+            model_name="send",
+            name="send_campaign_latest",
         ),
         migrations.RemoveIndex(
-            model_name='send',
-            name='send_recipient_latest',
+            model_name="send",
+            name="send_recipient_latest",
         ),
         migrations.RemoveIndex(
-            model_name='send',
-            name='send_provider_message_id',
+            model_name="send",
+            name="send_provider_message_id",
         ),
         migrations.RemoveIndex(
-            model_name='send',
-            name='send_claim_token',
+            model_name="send",
+            name="send_claim_token",
         ),
         migrations.AlterField(
-            model_name='send',
-            name='campaign',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sends', to='campaigns.campaign'),
+            model_name="send",
+            name="campaign",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="sends",
+                to="campaigns.campaign",
+            ),
         ),
         migrations.AlterField(
-            model_name='send',
-            name='mailing',
-            field=models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sends', to='mailings.mailing'),
+            model_name="send",
+            name="mailing",
+            field=models.ForeignKey(
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="sends",
+                to="mailings.mailing",
+            ),
         ),
         migrations.AlterField(
-            model_name='send',
-            name='org',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sends', to='orgs.org'),
+            model_name="send",
+            name="org",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sends",
+                to="orgs.org",
+            ),
         ),
         migrations.AlterField(
-            model_name='send',
-            name='recipient',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sends', to='recipients.recipient'),
+            model_name="send",
+            name="recipient",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="sends",
+                to="recipients.recipient",
+            ),
         ),
         migrations.AlterField(
-            model_name='send',
-            name='retriggered_from',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='retriggers', to='mailings.send'),
+            model_name="send",
+            name="retriggered_from",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="retriggers",
+                to="mailings.send",
+            ),
         ),
         migrations.AddIndex(
-            model_name='send',
-            index=models.Index(fields=['campaign', '-id'], name='send_campaign_latest_id'),
+            model_name="send",
+            index=models.Index(fields=["campaign", "-id"], name="send_campaign_latest_id"),
         ),
         migrations.AddIndex(
-            model_name='send',
-            index=models.Index(fields=['recipient', '-id'], name='send_recipient_latest_id'),
+            model_name="send",
+            index=models.Index(fields=["recipient", "-id"], name="send_recipient_latest_id"),
         ),
         migrations.AddIndex(
-            model_name='send',
-            index=models.Index(condition=models.Q(('provider_message_id', ''), _negated=True), fields=['provider_message_id'], name='send_provider_message'),
+            model_name="send",
+            index=models.Index(
+                condition=models.Q(("provider_message_id", ""), _negated=True),
+                fields=["provider_message_id"],
+                name="send_provider_message",
+            ),
         ),
         migrations.AddIndex(
-            model_name='send',
-            index=models.Index(condition=models.Q(('retriggered_from__isnull', False)), fields=['retriggered_from'], name='send_retriggered_from'),
+            model_name="send",
+            index=models.Index(
+                condition=models.Q(("retriggered_from__isnull", False)),
+                fields=["retriggered_from"],
+                name="send_retriggered_from",
+            ),
         ),
     ]
