@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.getenv("HERALD_VAR_DIR", BASE_DIR / "var"))
@@ -175,6 +176,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "herald"
+# Triggers of at most HERALD_INTERACTIVE_MAX_SENDS sends are dispatched from a queue of their own; a worker
+# started without -Q consumes both, taking turns, so a bulk backlog never delays them. Dedicated workers:
+# `celery -A config worker -Q interactive`.
+HERALD_INTERACTIVE_QUEUE = "interactive"
+HERALD_INTERACTIVE_MAX_SENDS = env_int("HERALD_INTERACTIVE_MAX_SENDS", 10)
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HERALD_INTERACTIVE_QUEUE)]
 # Keep the worker's database connection between tasks (config/celery.py closes only broken or old ones).
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

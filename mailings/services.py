@@ -38,12 +38,16 @@ def sends_enqueue(*, send_ids: Iterable[int], on_commit: bool = True) -> None:
     if not ids:
         return
 
+    # A few sends (a password reset, an order confirmation) have a queue of their own, which workers take
+    # turns with the bulk one: a large campaign ahead of them in the queue never holds them up.
+    queue = settings.HERALD_INTERACTIVE_QUEUE if len(ids) <= settings.HERALD_INTERACTIVE_MAX_SENDS else None
+
     def publish() -> None:
         from .tasks import dispatch_sends
 
         size = settings.HERALD_CHUNK_SIZE
         for start in range(0, len(ids), size):
-            dispatch_sends.delay(ids[start : start + size])
+            dispatch_sends.apply_async((ids[start : start + size],), queue=queue)
 
     if on_commit:
         # robust: a broker outage must not turn an accepted, committed trigger into an error; the sweep
