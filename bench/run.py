@@ -4,6 +4,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from . import floor, intake, latency, peer, profile, sendlog, system, throughput
 from .report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
@@ -155,16 +156,21 @@ class Run:
         for count in self.plan.worker_counts:
             if count == system.WORKER_CONCURRENCY:
                 continue
-            self.worker.stop()
-            self.services.remove(self.worker)
-            self.worker = system.Worker(concurrency=count)
-            self.services.append(self.worker)
+            self.worker_restart(count)
             self.say(f"end to end: {n:,} sends with {count} worker process(es)")
             result = throughput.run(self.web, self.worker, tenant_create(f"workers {count}"), n, timeout=120)
             if not result.complete:
                 self.problems.append(f"{n:,} sends, {count} workers: only {result.statuses}")
             self.rows.append(scale_row(result, count, self.runs[n], system.WORKER_CONCURRENCY))
             self.details.setdefault("scale_out", {})[count] = throughput_details(result)
+        if self.worker.concurrency != system.WORKER_CONCURRENCY:
+            self.worker_restart(system.WORKER_CONCURRENCY)
+
+    def worker_restart(self, concurrency: int) -> None:
+        self.worker.stop()
+        self.services.remove(self.worker)
+        self.worker = system.Worker(concurrency=concurrency)
+        self.services.append(self.worker)
 
     def latency(self) -> None:
         plan = self.plan
@@ -178,6 +184,19 @@ class Run:
             self.problems.append(f"latency: {lat.not_sent} triggers not sent within a minute")
         self.rows += latency_rows(lat)
         self.details["latency"] = {"to_sent": sorted(lat.to_sent), "answered": sorted(lat.answered)}
+        # The same single triggers while a campaign is dispatching: the interactive queue at work.
+        n = plan.sends[0]
+        seconds = min(plan.latency_seconds, 10)
+        self.say(f"latency: the same for {seconds:.0f} s while {n:,} sends are dispatched")
+        with ThreadPoolExecutor(1) as pool:
+            bulk = pool.submit(throughput.run, self.web, self.worker, tenant_create("bulk"), n, timeout=300)
+            time.sleep(2)  # its first triggers are in and dispatching
+            busy = latency.run(self.web, tenant, rate=plan.latency_rate, seconds=seconds)
+            campaign = bulk.result()
+        if busy.not_sent or not campaign.complete:
+            self.problems.append(f"latency during a campaign: {busy.not_sent} not sent, {campaign.statuses}")
+        self.rows += latency_rows(busy, during=n)
+        self.details["latency_during_campaign"] = {"to_sent": sorted(busy.to_sent), "campaign": n}
 
     def stop_services(self) -> None:
         for service in reversed(self.services):

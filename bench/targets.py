@@ -169,12 +169,13 @@ def throughput_details(r: throughput.ThroughputResult) -> dict:
     }
 
 
-def latency_rows(lat: latency.LatencyResult) -> list[Row]:
+def latency_rows(lat: latency.LatencyResult, during: int = 0) -> list[Row]:
     p50, p99 = lat.percentile(lat.to_sent, 50), lat.percentile(lat.to_sent, 99)
+    keys, what = ("4c", "4d") if during else ("4a", "4b"), f" during {during:,} sends" if during else ""
     return [
         Row(
-            "4a",
-            f"latency trigger to sent @ {lat.rate:.0f}/s, p50",
+            keys[0],
+            f"latency trigger to sent @ {lat.rate:.0f}/s{what}, p50",
             ms(p50),
             ms(LATENCY_P50),
             p50 / LATENCY_P50,
@@ -182,8 +183,8 @@ def latency_rows(lat: latency.LatencyResult) -> list[Row]:
             p50 <= LATENCY_P50,
         ),
         Row(
-            "4b",
-            f"latency trigger to sent @ {lat.rate:.0f}/s, p99",
+            keys[1],
+            f"latency trigger to sent @ {lat.rate:.0f}/s{what}, p99",
             ms(p99),
             ms(LATENCY_P99),
             p99 / LATENCY_P99,
