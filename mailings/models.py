@@ -150,8 +150,9 @@ class Send(models.Model):
         ordering = ["-id"]
         indexes = [
             # A campaign and a recipient belong to one org: their id alone finds their sends, for the API's
-            # lists and for ON DELETE alike.
-            models.Index(fields=["campaign", "-id"], name="send_campaign_latest_id"),
+            # lists and for ON DELETE alike. The org after the campaign lets a campaign's (tenant-filtered)
+            # count be read from the index alone.
+            models.Index(fields=["campaign", "org", "-id"], name="send_campaign_latest_id"),
             models.Index(fields=["recipient", "-id"], name="send_recipient_latest_id"),
             models.Index(fields=["org", "status", "-id"], name="send_status_latest"),
             # Partial: a row enters them only once it has a value, so a claim does not write to them.

@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="send",
-            index=models.Index(fields=["campaign", "-id"], name="send_campaign_latest_id"),
+            index=models.Index(fields=["campaign", "org", "-id"], name="send_campaign_latest_id"),
         ),
         migrations.AddIndex(
             model_name="send",
