@@ -276,7 +276,7 @@ def campaign_latest(org_id: int, campaign_key: str):
 
 
 def campaign_latest_by_id(org_id: int, campaign_id: int):
-    """The same list for a campaign id the caller already has, which the (campaign, -id) index answers."""
+    """The same list for a campaign id the caller has, which the (campaign, org, -id) index answers."""
     return _api_list(org_id).filter(campaign_id=campaign_id).order_by("-id")[:50]
 
 

@@ -91,7 +91,7 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 try:
                     if param == "campaign":
                         # By the campaign's id, not a join on its key: the join kept the planner from the
-                        # (campaign, -id) index, 176 ms for a small campaign among 10 million sends.
+                        # (campaign, org, -id) index, 176 ms for a small campaign among 10 million sends.
                         value = _campaign_id(self.request.user.org, value)
                     queryset = queryset.filter(**{lookup: parse(value)})
                 except ValueError:
