@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Plan:
     peer: int
     sendlog_rows: int
     profile: int  # sends dispatched in-process for the profile
+    worker_counts: tuple[int, ...] = (1, 2)  # Celery worker processes for the end-to-end runs
+    only: tuple[str, ...] = ()  # phases to run; empty: all
 
 
 FULL = Plan("full", 20_000, 15, 200, (10_000, 100_000), 30, 20, 10_000, 10_000_000, 3_000)
@@ -46,7 +48,21 @@ def _stop_on_signal(signum, frame) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 sends, 100,000-row send log (CI)")
-    plan = QUICK if parser.parse_args().quick else FULL
+    parser.add_argument(
+        "--only",
+        help="comma-separated phases to run (floor, intake, profile, throughput, latency, peer, sendlog);"
+        " the ones they need run too",
+    )
+    parser.add_argument("--sends", help="comma-separated sizes of the end-to-end runs, e.g. 10000")
+    parser.add_argument("--workers", help="comma-separated worker process counts for the end-to-end runs")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    if args.sends:
+        plan = replace(plan, sends=tuple(int(n) for n in args.sends.split(",")))
+    if args.workers:
+        plan = replace(plan, worker_counts=tuple(int(n) for n in args.workers.split(",")))
+    if args.only:
+        plan = replace(plan, only=tuple(args.only.split(",")))
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     if plan is QUICK:
         os.environ.setdefault("BENCH_SENDLOG_DB", "herald_bench_sendlog_quick")

@@ -69,7 +69,7 @@ def table(rows: list[Row]) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(headers)]
     right = {2, 3, 4}
 
     def line(values: list[str]) -> str:

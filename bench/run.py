@@ -4,6 +4,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from . import floor, intake, latency, peer, profile, sendlog, system, throughput
 from .report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
@@ -13,6 +14,7 @@ from .targets import (
     intake_rows,
     latency_rows,
     peer_rows,
+    scale_row,
     sendlog_rows,
     throughput_details,
     throughput_rows,
@@ -146,6 +148,29 @@ class Run:
         self.runs = runs
         self.rows += throughput_rows(runs, self.floor_rate)
         self.details["throughput"] = {n: throughput_details(r) for n, r in runs.items()}
+        self.scale_out()
+
+    def scale_out(self) -> None:
+        """The first size again with each other number of worker processes: what one more process buys."""
+        n = self.plan.sends[0]
+        for count in self.plan.worker_counts:
+            if count == system.WORKER_CONCURRENCY:
+                continue
+            self.worker_restart(count)
+            self.say(f"end to end: {n:,} sends with {count} worker process(es)")
+            result = throughput.run(self.web, self.worker, tenant_create(f"workers {count}"), n, timeout=120)
+            if not result.complete:
+                self.problems.append(f"{n:,} sends, {count} workers: only {result.statuses}")
+            self.rows.append(scale_row(result, count, self.runs[n], system.WORKER_CONCURRENCY))
+            self.details.setdefault("scale_out", {})[count] = throughput_details(result)
+        if self.worker.concurrency != system.WORKER_CONCURRENCY:
+            self.worker_restart(system.WORKER_CONCURRENCY)
+
+    def worker_restart(self, concurrency: int) -> None:
+        self.worker.stop()
+        self.services.remove(self.worker)
+        self.worker = system.Worker(concurrency=concurrency)
+        self.services.append(self.worker)
 
     def latency(self) -> None:
         plan = self.plan
@@ -159,6 +184,19 @@ class Run:
             self.problems.append(f"latency: {lat.not_sent} triggers not sent within a minute")
         self.rows += latency_rows(lat)
         self.details["latency"] = {"to_sent": sorted(lat.to_sent), "answered": sorted(lat.answered)}
+        # The same single triggers while a campaign is dispatching: the interactive queue at work.
+        n = plan.sends[0]
+        seconds = min(plan.latency_seconds, 10)
+        self.say(f"latency: the same for {seconds:.0f} s while {n:,} sends are dispatched")
+        with ThreadPoolExecutor(1) as pool:
+            bulk = pool.submit(throughput.run, self.web, self.worker, tenant_create("bulk"), n, timeout=300)
+            time.sleep(2)  # its first triggers are in and dispatching
+            busy = latency.run(self.web, tenant, rate=plan.latency_rate, seconds=seconds)
+            campaign = bulk.result()
+        if busy.not_sent or not campaign.complete:
+            self.problems.append(f"latency during a campaign: {busy.not_sent} not sent, {campaign.statuses}")
+        self.rows += latency_rows(busy, during=n)
+        self.details["latency_during_campaign"] = {"to_sent": sorted(busy.to_sent), "campaign": n}
 
     def stop_services(self) -> None:
         for service in reversed(self.services):
@@ -193,16 +231,24 @@ class Run:
 
 def run(plan, say: Callable[[str], None]) -> int:
     r = Run(plan, say)
+    # --only: these phases and the ones they stand on.
+    needs = {"profile": {"intake"}, "latency": {"throughput"}}
+    wanted = set(plan.only) or {"floor", "intake", "profile", "throughput", "latency", "peer", "sendlog"}
+    for name in list(wanted):
+        wanted |= needs.get(name, set())
+    live = wanted & {"intake", "profile", "throughput", "latency"}
     try:
-        r.phase("floor", r.floor)
-        r.phase("system", r.system)
-        r.phase("intake", r.intake, needs=("system",))
-        r.phase("profile", r.profile, needs=("intake",))
-        r.phase("throughput", r.throughput, needs=("system",))
-        r.phase("latency", r.latency, needs=("throughput",))
+        if "floor" in wanted:
+            r.phase("floor", r.floor)
+        if live:
+            r.phase("system", r.system)
+        for name in ("intake", "profile", "throughput", "latency"):
+            if name in wanted:
+                r.phase(name, getattr(r, name), needs=("system", *needs.get(name, ())))
         r.stop_services()
-        r.phase("peer", r.peer)
-        r.phase("sendlog", r.sendlog)
+        for name in ("peer", "sendlog"):
+            if name in wanted:
+                r.phase(name, getattr(r, name))
     finally:
         r.stop_services()
         system.redis_flush()

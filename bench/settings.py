@@ -21,3 +21,5 @@ EMAIL_BACKEND = "bench.backends.CountingEmailBackend"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_BROKER_URL = "memory://"
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+# The outcome journal of dispatch in this process (bench/profile.py), in the benchmark's Redis db.
+REDIS_URL = os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")

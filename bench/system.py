@@ -187,7 +187,7 @@ class Web(Service):
             raise RuntimeError(f"gunicorn exited:\n{self.log_tail()}")
         try:
             return requests.get(f"{self.url}/api/v1/health/", timeout=5).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too slow on a busy machine: ask again
             return False
 
 

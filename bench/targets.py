@@ -2,6 +2,7 @@
 
 from . import intake, latency, sendlog, throughput
 from .report import Row, mb, ms, per_second
+from .throughput import ThroughputResult
 
 # The figures: what was seen on this kind of machine, and the targets.
 SEEN_FLOOR = 3500
@@ -141,6 +142,17 @@ def throughput_rows(runs: dict[int, throughput.ThroughputResult], floor_rate: fl
     return rows
 
 
+def scale_row(result: ThroughputResult, count: int, reference: ThroughputResult, reference_count: int) -> Row:
+    return Row(
+        f"3w{count}",
+        f"end to end {result.n:,} sends, {count} worker process{'es' if count > 1 else ''}",
+        per_second(result.rate) + ("" if result.complete else " (incomplete)"),
+        f"{per_second(reference.rate)} with {reference_count}",
+        result.rate / reference.rate,
+        "(scale-out)",
+    )
+
+
 def throughput_details(r: throughput.ThroughputResult) -> dict:
     return {
         "rate": r.rate,
@@ -157,12 +169,13 @@ def throughput_details(r: throughput.ThroughputResult) -> dict:
     }
 
 
-def latency_rows(lat: latency.LatencyResult) -> list[Row]:
+def latency_rows(lat: latency.LatencyResult, during: int = 0) -> list[Row]:
     p50, p99 = lat.percentile(lat.to_sent, 50), lat.percentile(lat.to_sent, 99)
+    keys, what = ("4c", "4d") if during else ("4a", "4b"), f" during {during:,} sends" if during else ""
     return [
         Row(
-            "4a",
-            f"latency trigger to sent @ {lat.rate:.0f}/s, p50",
+            keys[0],
+            f"latency trigger to sent @ {lat.rate:.0f}/s{what}, p50",
             ms(p50),
             ms(LATENCY_P50),
             p50 / LATENCY_P50,
@@ -170,8 +183,8 @@ def latency_rows(lat: latency.LatencyResult) -> list[Row]:
             p50 <= LATENCY_P50,
         ),
         Row(
-            "4b",
-            f"latency trigger to sent @ {lat.rate:.0f}/s, p99",
+            keys[1],
+            f"latency trigger to sent @ {lat.rate:.0f}/s{what}, p99",
             ms(p99),
             ms(LATENCY_P99),
             p99 / LATENCY_P99,

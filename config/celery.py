@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 from celery import Celery, signals
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -36,3 +37,14 @@ def _flush_metrics(**kwargs) -> None:
     from mailings import metrics
 
     metrics.flush()
+
+
+# Celery's Django fixup closes the database connection around every task unless CELERY_DB_REUSE_MAX is
+# set (see settings): a new PostgreSQL connection for every chunk, and for every single-recipient trigger.
+# Instead, what Django does around each web request: close a connection only when it is broken or older
+# than CONN_MAX_AGE, so a worker keeps its connection and still recovers from a database restart.
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(sender=None, **kwargs) -> None:
+    if not getattr(sender.request, "is_eager", False):  # an eager task runs inside its caller's transaction
+        close_old_connections()

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.getenv("HERALD_VAR_DIR", BASE_DIR / "var"))
@@ -185,7 +186,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Longer than any lease or retry delay below, so Redis never re-delivers a task a worker still runs.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    # "priority": a worker asks for the queues in CELERY_TASK_QUEUES's order, the interactive one first,
+    # every time (Kombu's default takes turns, which gives a 1-send task and a 100-send task equal shares).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "queue_order_strategy": "priority",
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -193,6 +199,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "herald"
+# Triggers of at most HERALD_INTERACTIVE_MAX_SENDS sends are dispatched from a queue of their own; a worker
+# started without -Q consumes both, the interactive one first, so a bulk backlog never delays them: a
+# single send waits at most for a worker process to finish the chunk it has. Dedicated workers:
+# `celery -A config worker -Q interactive`.
+HERALD_INTERACTIVE_QUEUE = "interactive"
+HERALD_INTERACTIVE_MAX_SENDS = env_int("HERALD_INTERACTIVE_MAX_SENDS", 10)
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name) for name in (HERALD_INTERACTIVE_QUEUE, CELERY_TASK_DEFAULT_QUEUE)
+]
+# Keep the worker's database connection between tasks (config/celery.py closes only broken or old ones).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Seconds between retention runs (each stops after half of it and the next goes on).
 HERALD_RETENTION_INTERVAL = float(os.getenv("HERALD_RETENTION_INTERVAL", "3600"))

@@ -189,7 +189,7 @@ def _broker_depths() -> dict[str, int]:
         return {}
     import redis
 
-    queues = {settings.CELERY_TASK_DEFAULT_QUEUE}
+    queues = {settings.CELERY_TASK_DEFAULT_QUEUE, settings.HERALD_INTERACTIVE_QUEUE}
     for route in (getattr(settings, "CELERY_TASK_ROUTES", None) or {}).values():
         if isinstance(route, dict) and route.get("queue"):
             queues.add(route["queue"])

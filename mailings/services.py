@@ -1,4 +1,4 @@
-"""The dispatch pipeline: claim sends, render, deliver, record each outcome as it happens; the sweep."""
+"""The dispatch pipeline: claim, render, deliver, journal each outcome, record them per chunk; the sweep."""
 
 import base64
 import contextlib
@@ -6,19 +6,22 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
+from orgs.bulk import execute_arrays
 from orgs.errors import Conflict, Problem
 from orgs.models import AuditEntry
 from orgs.services import actor_identity, audit_entry, audit_record
 from recipients.selectors import suppressions_for
 
+from . import journal
 from .delivery import Attachment, Connections, PermanentFailure, TransientFailure, deliver
 from .models import Mailing, Send, SendAttempt
 from .observe import send_outcome
@@ -42,12 +45,16 @@ def sends_enqueue(*, send_ids: Iterable[int], on_commit: bool = True) -> None:
     if not ids:
         return
 
+    # A few sends (a password reset, an order confirmation) have a queue of their own, which workers take
+    # turns with the bulk one: a large campaign ahead of them in the queue never holds them up.
+    queue = settings.HERALD_INTERACTIVE_QUEUE if len(ids) <= settings.HERALD_INTERACTIVE_MAX_SENDS else None
+
     def publish() -> None:
         from .tasks import dispatch_sends
 
         size = settings.HERALD_CHUNK_SIZE
         for start in range(0, len(ids), size):
-            dispatch_sends.delay(ids[start : start + size])
+            dispatch_sends.apply_async((ids[start : start + size],), queue=queue)
 
     if on_commit:
         # robust: a broker outage must not turn an accepted, committed trigger into an error; the sweep
@@ -58,14 +65,15 @@ def sends_enqueue(*, send_ids: Iterable[int], on_commit: bool = True) -> None:
 
 
 def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
-    """Claim what is still queued among `send_ids`, deliver each, and record each outcome at once."""
+    """Claim what is still queued among `send_ids`, deliver each, journal each outcome at once."""
     token, claimed = _claim(send_ids)
-    outcomes: dict[str, int] = {}
+    counts: dict[str, int] = {}
     if not claimed:
-        return outcomes
+        return counts
     attachments = _attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
     suppressed = _suppressed(claimed)
-    subscriptions = webhook_subscriptions_load(sends=claimed)
+    # A chunk of one (a password reset) has nothing to record together: it skips the journal's round trips.
+    outcomes = _Outcomes(token, webhook_subscriptions_load(sends=claimed), journaled=len(claimed) > 1)
     # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
     # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
     deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
@@ -73,17 +81,84 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
     try:
         for position, send in enumerate(claimed):
             if time.monotonic() > deadline:
+                outcomes.flush()
                 _release(token, [s.pk for s in claimed[position:]])
-                outcomes["released"] = len(claimed) - position
+                counts["released"] = len(claimed) - position
                 break
-            status = _dispatch_one(
-                send, token, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk),
-                subscriptions,
-            )  # fmt: skip
-            outcomes[status] = outcomes.get(status, 0) + 1
+            outcome = _dispatch_one(
+                send, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk)
+            )
+            outcomes.add(outcome)
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        outcomes.finish()
+    except BaseException:
+        # What went out is recorded now if the database lets us; if not, the sweep finds it in the journal.
+        with contextlib.suppress(Exception):
+            outcomes.flush()
+        raise
     finally:
         connections.close()
-    return outcomes
+    return counts
+
+
+@dataclass
+class Outcome:
+    """What became of one send: its new status (None: leave it) and the fields to record with it."""
+
+    send: Send
+    status: str | None
+    fields: dict
+
+
+# What an outcome may write besides its status; a None among them leaves the column as it is.
+OUTCOME_FIELDS = (
+    "sent_at", "provider_message_id", "last_error", "scheduled_at", "subject", "text", "html",
+    "mailing_version",
+)  # fmt: skip
+
+
+class _Outcomes:
+    """A claim's outcomes: each journaled before the next send goes out, all recorded together.
+
+    Without a journal (no Redis configured, or Redis not answering) each outcome is recorded on its own
+    the moment it is known, as the promise needs: then only the send in flight can be lost.
+    """
+
+    FLUSH_SECONDS = 1.0  # a slow provider still shows progress in the send log
+
+    def __init__(self, token: uuid.UUID, subscriptions: Subscriptions | None, *, journaled: bool = True):
+        self.token = token
+        self.subscriptions = subscriptions
+        self.pending: list[Outcome] = []
+        self.journaled = journaled and journal.enabled()
+        self.written = False
+        self.flushed_at = time.monotonic()
+
+    def add(self, outcome: Outcome) -> None:
+        self.pending.append(outcome)
+        if self.journaled:
+            try:
+                journal.journal_write(
+                    token=self.token, send_id=outcome.send.pk, first=not self.written,
+                    outcome={"status": outcome.status, **outcome.fields},
+                )  # fmt: skip
+                self.written = True
+            except journal.Unavailable as exc:
+                logger.warning("journal unavailable (%s): recording each outcome at once", exc)
+                self.journaled = False
+        if not self.journaled or time.monotonic() - self.flushed_at > self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            _record_outcomes(self.token, self.pending, self.subscriptions)
+            self.pending = []
+        self.flushed_at = time.monotonic()
+
+    def finish(self) -> None:
+        self.flush()
+        if self.written:
+            journal.journal_forget(token=self.token)
 
 
 def _release(token: uuid.UUID, send_ids: list[int]) -> None:
@@ -105,7 +180,7 @@ def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:
     if not count:
         return token, []
     claimed = list(
-        Send.objects.filter(claim_token=token, status=Status.SENDING)
+        Send.objects.filter(pk__in=send_ids, claim_token=token, status=Status.SENDING)
         .select_related("mailing", "recipient", "campaign")
         .order_by("pk")
     )
@@ -140,25 +215,18 @@ def _suppressed(sends: list[Send]) -> dict[int, str]:
 
 def _dispatch_one(
     send: Send,
-    token: uuid.UUID,
     attachments: list[Attachment],
     connections: Connections,
     suppressed_because: str | None = None,
-    subscriptions: Subscriptions | None = None,
-) -> str:
+) -> Outcome:
     now = timezone.now()
     if send.expires_at and send.expires_at <= now:
-        _record(
-            send, token, subscriptions, status=Status.EXPIRED, last_error="Not dispatched before it expired."
-        )
-        return Status.EXPIRED
+        return Outcome(send, Status.EXPIRED, {"last_error": "Not dispatched before it expired."})
     if suppressed_because:
         error = f"{send.to_address} is suppressed for this org ({suppressed_because}); not dispatched."
-        _record(send, token, subscriptions, status=Status.SUPPRESSED, last_error=error)
-        return Status.SUPPRESSED
+        return Outcome(send, Status.SUPPRESSED, {"last_error": error})
     if send.mailing is None:
-        _record(send, token, subscriptions, status=Status.FAILED, last_error="The mailing was deleted.")
-        return Status.FAILED
+        return Outcome(send, Status.FAILED, {"last_error": "The mailing was deleted."})
     recipient = send.recipient.as_template_data() if send.recipient else {send.channel: send.to_address}
     try:
         rendered = render_mailing(
@@ -169,8 +237,7 @@ def _dispatch_one(
             ),
         )
     except RenderError as exc:
-        _record(send, token, subscriptions, status=Status.FAILED, last_error=f"Template error in {exc}")
-        return Status.FAILED
+        return Outcome(send, Status.FAILED, {"last_error": f"Template error in {exc}"})
     content = {
         "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
         "mailing_version": send.mailing.version or None,
@@ -178,29 +245,17 @@ def _dispatch_one(
     try:
         message_id = deliver(send, rendered, attachments, connections)
     except PermanentFailure as exc:
-        _record(send, token, subscriptions, status=Status.FAILED, last_error=str(exc), **content)
-        return Status.FAILED
+        return Outcome(send, Status.FAILED, {"last_error": str(exc), **content})
     except TransientFailure as exc:
         if send.attempts >= settings.HERALD_MAX_ATTEMPTS:
             error = f"Gave up after {send.attempts} attempts: {exc}"
-            _record(send, token, subscriptions, status=Status.FAILED, last_error=error, **content)
-            return Status.FAILED
+            return Outcome(send, Status.FAILED, {"last_error": error, **content})
         retry_at = now + timedelta(seconds=retry_delay(send.attempts, exc.retry_after))
-        _record(
-            send,
-            token,
-            subscriptions,
-            status=Status.SCHEDULED,
-            scheduled_at=retry_at,
-            last_error=str(exc),
-            **content,
-        )
-        return Status.SCHEDULED
-    _record(
-        send, token, subscriptions, status=Status.SENT, sent_at=timezone.now(),
-        provider_message_id=message_id, last_error="", **content,
+        return Outcome(send, Status.SCHEDULED, {"scheduled_at": retry_at, "last_error": str(exc), **content})
+    return Outcome(
+        send, Status.SENT,
+        {"sent_at": timezone.now(), "provider_message_id": message_id, "last_error": "", **content},
     )  # fmt: skip
-    return Status.SENT
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -211,34 +266,106 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
 
 
 def _record(send: Send, token: uuid.UUID, subscriptions: Subscriptions | None = None, **fields) -> bool:
-    """Write what became of a send; whether its status moved. Webhook deliveries commit with the outcome."""
-    # Only while this claim holds: a send the sweep took back and another worker claimed is not ours.
-    fields.setdefault("claim_token", None)
-    fields["updated_at"] = timezone.now()
+    """Write what became of one send; whether its status moved."""
     status = fields.pop("status", None)
-    ours = Send.objects.filter(pk=send.pk, claim_token=token)
-    notifications = []
-    if subscriptions and status:
-        notifications = webhook_deliveries_build(
-            subscriptions=subscriptions, send=send, status=status, error=fields.get("last_error", "")
-        )
+    return send.pk in _record_outcomes(token, [Outcome(send, status, fields)], subscriptions)
+
+
+def _record_outcomes(
+    token: uuid.UUID, outcomes: list[Outcome], subscriptions: Subscriptions | None = None
+) -> set[int]:
+    """Write what became of these sends of one claim; the ids whose status moved.
+
+    Webhook deliveries commit with the outcome they tell of.
+    """
+    notifications = {}
+    if subscriptions:
+        for o in outcomes:
+            if o.status:
+                built = webhook_deliveries_build(
+                    subscriptions=subscriptions, send=o.send, status=o.status,
+                    error=o.fields.get("last_error") or "",
+                )  # fmt: skip
+                if built:
+                    notifications[o.send.pk] = built
     # A transaction only where there is a notification to write with the outcome: none costs nothing extra.
     with transaction.atomic() if notifications else contextlib.nullcontext():
-        # The status only over `sending`: a tracking webhook may have overtaken the worker (delivered,
-        # bounced) and its news is later than this outcome (see mailings.events). The rest is written anyway.
-        moved = status is not None and ours.filter(status=Status.SENDING).update(status=status, **fields) == 1
-        if not moved:
-            ours.update(**fields)
-        elif notifications:
-            webhook_deliveries_save(deliveries=notifications)
-    if moved:
-        send_outcome(send, status, fields)
-    if status and fields.get("last_error"):
-        # Only attempts that went wrong leave a row: the happy path writes nothing more.
-        SendAttempt.objects.create(
-            send_id=send.pk, number=send.attempts, outcome=status, error=fields["last_error"]
+        if connection.vendor == "postgresql":
+            moved = _write_outcomes_at_once(token, outcomes)
+        else:
+            moved = {o.send.pk for o in outcomes if _write_outcome(token, o)}
+        deliveries = [d for pk in moved for d in notifications.get(pk, ())]
+        if deliveries:
+            webhook_deliveries_save(deliveries=deliveries)
+    # Only attempts that went wrong leave a row: the happy path writes nothing more.
+    failed = [o for o in outcomes if o.status and o.fields.get("last_error")]
+    if failed:
+        SendAttempt.objects.bulk_create(
+            SendAttempt(
+                send_id=o.send.pk, number=o.send.attempts, outcome=o.status, error=o.fields["last_error"]
+            )
+            for o in failed
         )
+    for o in outcomes:
+        if o.send.pk in moved:
+            send_outcome(o.send, o.status, o.fields)
     return moved
+
+
+def _write_outcome(token: uuid.UUID, outcome: Outcome) -> bool:
+    """One send's outcome, by the ORM, where the database is not PostgreSQL (SQLite for `make run`)."""
+    fields = {name: value for name, value in outcome.fields.items() if value is not None}
+    fields.update(claim_token=None, updated_at=timezone.now())
+    # Only while this claim holds: a send the sweep took back and another worker claimed is not ours.
+    ours = Send.objects.filter(pk=outcome.send.pk, claim_token=token)
+    # The status only over `sending`: a tracking webhook may have overtaken the worker (delivered,
+    # bounced) and its news is later than this outcome (see mailings.events). The rest is written anyway.
+    moved = outcome.status is not None and (
+        ours.filter(status=Status.SENDING).update(status=outcome.status, **fields) == 1
+    )
+    if not moved:
+        ours.update(**fields)
+    return moved
+
+
+_WRITE_OUTCOMES = f"""
+WITH v AS (
+    SELECT * FROM unnest(
+        %b::bigint[], %b::varchar[], %b::timestamptz[], %b::varchar[], %b::text[], %b::timestamptz[],
+        %b::text[], %b::text[], %b::text[], %b::integer[]
+    ) AS v(id, status, sent_at, provider_message_id, last_error, scheduled_at, subject, text, html,
+           mailing_version)
+), ours AS (
+    SELECT s.id, (s.status = 'sending' AND v.status IS NOT NULL) AS moves
+    FROM {Send._meta.db_table} s JOIN v ON v.id = s.id
+    WHERE s.claim_token = %b
+    ORDER BY s.id
+    FOR UPDATE OF s
+)
+UPDATE {Send._meta.db_table} s SET
+    status = CASE WHEN ours.moves THEN v.status ELSE s.status END,
+    sent_at = COALESCE(v.sent_at, s.sent_at),
+    provider_message_id = COALESCE(v.provider_message_id, s.provider_message_id),
+    last_error = COALESCE(v.last_error, s.last_error),
+    scheduled_at = COALESCE(v.scheduled_at, s.scheduled_at),
+    subject = COALESCE(v.subject, s.subject),
+    text = COALESCE(v.text, s.text),
+    html = COALESCE(v.html, s.html),
+    mailing_version = COALESCE(v.mailing_version, s.mailing_version),
+    claim_token = NULL,
+    updated_at = %b
+FROM v JOIN ours ON ours.id = v.id
+WHERE s.id = v.id
+RETURNING s.id, ours.moves
+"""
+
+
+def _write_outcomes_at_once(token: uuid.UUID, outcomes: list[Outcome]) -> set[int]:
+    """Every outcome in one statement: the same conditions as _write_outcome, row by row, set-based."""
+    columns = [[o.send.pk for o in outcomes], [o.status for o in outcomes]]
+    columns += [[o.fields.get(name) for o in outcomes] for name in OUTCOME_FIELDS]
+    rows = execute_arrays(_WRITE_OUTCOMES, [*columns, token, timezone.now()])
+    return {pk for pk, moves in rows if moves}
 
 
 def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -259,11 +386,16 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
         status=Status.QUEUED, queued_at=now, updated_at=now
     )
 
-    # A send still `sending` past its lease lost its worker. Within a claim, sends are delivered in id
-    # order and each outcome is recorded at once, so only the lowest id still `sending` may have reached
-    # the provider: that one is marked, the others were never attempted.
+    # A send still `sending` past its lease lost its worker. What the worker journaled went out (or
+    # failed) and is recorded from the journal now, not sent again. Within a claim, sends are delivered
+    # in id order and each outcome is journaled before the next send, so of the rest only the lowest id
+    # may have reached the provider: that one is marked, the others were never attempted.
+    stale = Send.objects.filter(status=Status.SENDING, claimed_at__lt=lease)
+    recovered, unreadable = _recover_journaled(
+        set(stale.order_by().values_list("claim_token", flat=True).distinct()[:batch])
+    )
+    stale = stale.exclude(claim_token__in=unreadable)
     with transaction.atomic():
-        stale = Send.objects.filter(status=Status.SENDING, claimed_at__lt=lease)
         in_flight = list(
             stale.values("claim_token").annotate(first=Min("pk")).values_list("first", flat=True)[:batch]
         )
@@ -281,10 +413,37 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     Send.objects.filter(pk__in=lost, status=Status.QUEUED).update(queued_at=now)
 
     sends_enqueue(send_ids=[*due, *stale_ids, *lost], on_commit=False)
-    counts = {"due": len(due), "stale": len(stale_ids), "lost": len(lost)}
+    counts = {"due": len(due), "stale": len(stale_ids), "lost": len(lost), "recovered": recovered}
     if any(counts.values()):
         logger.info("sweep re-enqueued %s", counts)
     return counts
+
+
+def _recover_journaled(tokens: set[uuid.UUID]) -> tuple[int, set[uuid.UUID]]:
+    """Record what dead claims journaled; how many, and the claims whose journal could not be read."""
+    recovered, unreadable = 0, set()
+    if not journal.enabled():
+        return recovered, unreadable
+    for token in tokens:
+        try:
+            entries = journal.journal_read(token=token)
+        except journal.Unavailable as exc:
+            # Taken back without it, a journaled send would go out again: wait until it can be read.
+            logger.warning("journal of claim %s unreadable (%s); its sends wait", token, exc)
+            unreadable.add(token)
+            continue
+        sends = list(
+            Send.objects.filter(pk__in=entries, claim_token=token, status=Status.SENDING).select_related(
+                "campaign"
+            )
+        )
+        if sends:
+            outcomes = [
+                Outcome(s, entries[s.pk].pop("status"), {k: entries[s.pk].get(k) for k in OUTCOME_FIELDS})
+                for s in sends
+            ]
+            recovered += len(_record_outcomes(token, outcomes, webhook_subscriptions_load(sends=sends)))
+    return recovered, unreadable
 
 
 def sends_retrigger(*, sends: Iterable[Send], actor: Any = None) -> list[Send]:

@@ -39,12 +39,4 @@ class Migration(migrations.Migration):
                 name="send_retention",
             ),
         ),
-        AddIndexConcurrentlyOnPostgres(
-            model_name="send",
-            index=models.Index(
-                condition=models.Q(("recipient__isnull", True)),
-                fields=["to_address"],
-                name="send_address_no_recipient",
-            ),
-        ),
     ]

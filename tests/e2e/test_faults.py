@@ -179,7 +179,10 @@ def test_every_trigger_answered_202_is_sent_though_the_broker_restarts_during_in
     org, secret = org_create(name="Shop")
     CampaignFactory(org=org, key="order-completed")
     headers = {"Authorization": f"Bearer {secret}"}
-    worker.start(CELERY_BROKER_URL=redis_server.url, HERALD_LEASE_SECONDS="4", HERALD_SWEEP_INTERVAL="1")
+    worker.start(
+        CELERY_BROKER_URL=redis_server.url, REDIS_URL=redis_server.url, HERALD_LEASE_SECONDS="4",
+        HERALD_SWEEP_INTERVAL="1",
+    )  # fmt: skip
 
     accepted: list[int] = []
     statuses: list[int] = []

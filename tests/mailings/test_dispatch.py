@@ -6,9 +6,9 @@ from django.core import mail
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from mailings import sms
+from mailings import journal, services, sms
 from mailings.models import Send
-from mailings.services import sends_dispatch, sends_sweep
+from mailings.services import _claim, sends_dispatch, sends_sweep
 from tests import backends
 from tests.factories import CampaignFactory, RecipientFactory, SmsMailingFactory
 
@@ -209,7 +209,7 @@ def test_the_sweep_marks_only_the_send_in_flight_when_a_worker_died(make_send, p
 
 
 def test_a_late_outcome_from_a_worker_whose_claim_was_taken_back_is_ignored(make_send):
-    from mailings.services import _claim, _record
+    from mailings.services import _record
 
     send = make_send()
     token, _ = _claim([send.id])
@@ -228,3 +228,59 @@ def test_a_worker_hands_back_what_it_cannot_send_within_half_its_lease(make_send
         send.refresh_from_db()
         assert (send.status, send.claim_token, send.possibly_duplicated) == (Status.QUEUED, None, False)
     assert mail.outbox == []
+
+
+def test_the_sweep_records_what_a_dead_worker_journaled_and_sends_only_the_rest(
+    make_send, published, settings
+):
+    settings.HERALD_LEASE_SECONDS = 60
+    first, in_flight, untouched = [make_send() for _ in range(3)]
+    token, _ = _claim([first.id, in_flight.id, untouched.id])
+    # The worker delivered the first and journaled it, then died delivering the second, before it could
+    # record anything in the send log.
+    sent_at = timezone.now() - timedelta(seconds=70)
+    journal.journal_write(
+        token=token, send_id=first.id, first=True,
+        outcome={"status": Status.SENT, "sent_at": sent_at, "provider_message_id": "pm-1", "subject": "Hi"},
+    )  # fmt: skip
+    Send.objects.update(claimed_at=timezone.now() - timedelta(seconds=61))
+
+    counts = sends_sweep()
+
+    assert (counts["recovered"], counts["stale"]) == (1, 2)
+    assert sorted(published) == [in_flight.id, untouched.id], "the journaled send is not sent again"
+    first.refresh_from_db()
+    assert (first.status, first.sent_at, first.provider_message_id, first.subject) == (
+        Status.SENT, sent_at, "pm-1", "Hi"
+    )  # fmt: skip
+    assert first.possibly_duplicated is False
+    in_flight.refresh_from_db()
+    untouched.refresh_from_db()
+    assert (in_flight.possibly_duplicated, untouched.possibly_duplicated) == (True, False)
+    assert len(mail.outbox) == 2
+
+
+def test_without_an_answering_journal_each_outcome_is_recorded_at_once(make_send, settings, monkeypatch):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    sends = [make_send() for _ in range(3)]
+    recorded: list[int] = []
+    original = services._record_outcomes
+
+    def recording(token, outcomes, subscriptions=None):
+        recorded.append(len(outcomes))
+        return original(token, outcomes, subscriptions)
+
+    monkeypatch.setattr(services, "_record_outcomes", recording)
+    assert sends_dispatch(send_ids=[s.id for s in sends]) == {"sent": 3}
+    assert recorded == [1, 1, 1]
+    assert set(Send.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+def test_a_claim_whose_journal_cannot_be_read_waits_for_it(make_send, published, settings):
+    settings.HERALD_LEASE_SECONDS = 60
+    send = make_send()
+    _claim([send.id])
+    Send.objects.update(claimed_at=timezone.now() - timedelta(seconds=61))
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    assert sends_sweep()["stale"] == 0
+    assert Send.objects.get(pk=send.pk).status == Status.SENDING

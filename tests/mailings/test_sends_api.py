@@ -84,3 +84,20 @@ def test_another_orgs_sends_are_not_found(other_api, sends):
     assert other_api.get("/api/v1/sends/").json()["count"] == 0
     assert other_api.get(f"/api/v1/sends/?correlation_id={sends[0].correlation_id}").json()["count"] == 0
     assert Send.objects.count() == 2
+
+
+def test_a_long_list_is_counted_only_up_to_a_cap_and_still_pages_on(api, sends, monkeypatch):
+    from config.pagination import StrictLimitOffsetPagination
+
+    monkeypatch.setattr(StrictLimitOffsetPagination, "COUNT_CAP", 1)
+    body = api.get("/api/v1/sends/?limit=1").json()
+    assert (body["count"], body["count_capped"]) == (1, True)
+    assert [s["id"] for s in body["results"]] == [sends[1].id]
+    body = api.get(body["next"]).json()
+    assert (body["count"], body["count_capped"], body["next"]) == (2, False, None)
+    assert [s["id"] for s in body["results"]] == [sends[0].id]
+
+
+def test_another_orgs_campaign_key_finds_no_sends(other_api, sends):
+    body = other_api.get("/api/v1/sends/?campaign=order-completed").json()
+    assert (body["count"], body["results"]) == (0, [])

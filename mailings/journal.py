@@ -1,0 +1,85 @@
+"""The outcome journal: what each claimed send became, written to Redis the moment it is known.
+
+A worker journals each outcome before it touches the next send, and writes the outcomes to the send log
+together, once per chunk. So the send log learns of them a chunk at a time (one statement, one commit)
+while a worker that dies mid-chunk still leaves, for every send but the one in flight, a record of what
+happened to it: the sweep reads the journal of a dead claim before it takes the claim back.
+docs/reliability.md has the reasoning, Redis and PostgreSQL restarts included.
+"""
+
+import json
+import logging
+import uuid
+from datetime import datetime
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Long enough for any sweep to find a dead claim's journal (the lease is minutes); a live claim deletes its
+# own when its outcomes are in the send log, so only dead workers' journals ever wait for this.
+TTL_SECONDS = 7 * 24 * 3600
+_DATES = ("sent_at", "scheduled_at")
+
+_clients: dict[str, redis.Redis] = {}
+
+
+class Unavailable(Exception):
+    """Redis did not answer: the caller records the outcome in the send log at once instead."""
+
+
+def enabled() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def _redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    if url not in _clients:
+        # Short timeouts: a Redis that does not answer must not hold up dispatch, which then writes
+        # straight to the send log instead.
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+    return _clients[url]
+
+
+def _key(token: uuid.UUID) -> str:
+    return f"herald:journal:{token}"
+
+
+def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool) -> None:
+    """Journal one outcome; raises Unavailable when Redis does not take it."""
+    value = json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in outcome.items()})
+    try:
+        if first:
+            pipe = _redis().pipeline(transaction=False)
+            pipe.hset(_key(token), str(send_id), value)
+            pipe.expire(_key(token), TTL_SECONDS)
+            pipe.execute()
+        else:
+            _redis().hset(_key(token), str(send_id), value)
+    except redis.RedisError as exc:
+        raise Unavailable(str(exc)) from exc
+
+
+def journal_read(*, token: uuid.UUID) -> dict[int, dict]:
+    """Send id -> journaled outcome of a claim; empty when it has none. Raises Unavailable."""
+    try:
+        entries = _redis().hgetall(_key(token))
+    except redis.RedisError as exc:
+        raise Unavailable(str(exc)) from exc
+    outcomes = {}
+    for send_id, value in entries.items():
+        outcome = json.loads(value)
+        for name in _DATES:
+            if outcome.get(name):
+                outcome[name] = datetime.fromisoformat(outcome[name])
+        outcomes[int(send_id)] = outcome
+    return outcomes
+
+
+def journal_forget(*, token: uuid.UUID) -> None:
+    """The claim's outcomes are in the send log: its journal is no longer needed (the TTL is the fallback)."""
+    try:
+        _redis().delete(_key(token))
+    except redis.RedisError:
+        logger.warning("journal of claim %s not deleted; it expires by itself", token)
