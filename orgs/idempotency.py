@@ -69,7 +69,12 @@ class IdempotentWritesMixin:
                 "The Idempotency-Key header is not valid.",
                 problems=[Problem(HEADER, "Give 1 to 255 characters.")],
             )
-        if self.action not in self.idempotency_handled_by_action and self._answered(key):
+        if self.action in self.idempotency_handled_by_action:
+            return
+        # Read the body here, where a body that cannot be parsed is the 400 or 415 it should be; the replay
+        # and the record below compare its fingerprint.
+        self._idempotency_fingerprint = request_fingerprint([request.method, request.path, request.data])
+        if self._answered(key):
             raise _AnsweredBefore
 
     def handle_exception(self, exc):
@@ -83,16 +88,13 @@ class IdempotentWritesMixin:
     def _records_answer(self, response) -> bool:
         return status.is_success(response.status_code) and getattr(self.request, "auth", None) is not None
 
-    def _fingerprint(self) -> str:
-        return request_fingerprint([self.request.method, self.request.path, self.request.data])
-
     def _record(self, key: str, response) -> None:
         try:
             with transaction.atomic():
                 IdempotentRequest.objects.create(
                     org=self.request.user.org,
                     key=key,
-                    fingerprint=self._fingerprint(),
+                    fingerprint=self._idempotency_fingerprint,
                     status_code=response.status_code,
                     body=response.data,
                 )
@@ -101,7 +103,7 @@ class IdempotentWritesMixin:
 
     def _replay(self, key: str) -> Response:
         first = IdempotentRequest.objects.get(org=self.request.user.org, key=key)
-        if first.fingerprint != self._fingerprint():
+        if first.fingerprint != self._idempotency_fingerprint:
             conflict = Conflict(
                 "This Idempotency-Key was already used with a different request.",
                 problems=[

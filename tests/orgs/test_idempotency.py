@@ -132,3 +132,14 @@ def test_concurrent_creates_with_one_key_create_exactly_one_mailing():
     assert [status for status, _ in answers] == [201] * 6
     assert all(answer == answers[0][1] for _, answer in answers)
     assert Mailing.objects.count() == 1
+
+
+def test_a_reused_key_with_a_body_that_cannot_be_read_is_that_error_not_a_replay(api):
+    api.post("/api/v1/recipients/", RECIPIENT, format="json", HTTP_IDEMPOTENCY_KEY="r-1")
+
+    response = api.post(
+        "/api/v1/recipients/", "email=ann", content_type="text/plain", HTTP_IDEMPOTENCY_KEY="r-1"
+    )
+
+    assert response.status_code == 415
+    assert Recipient.objects.count() == 1
