@@ -15,8 +15,8 @@ different, randomly chosen send or campaign each time.
 
 import random
 import statistics
-import threading
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -178,9 +178,9 @@ def _insert_sends(lo: int, hi: int, rows: int) -> None:
                 INSERT INTO mailings_send
                     (id, correlation_id, status, channel, to_address, locale, from_email, context, metadata,
                      subject, text, html, scheduled_at, expires_at, queued_at, claimed_at, claim_token,
-                     sent_at, attempts, provider_message_id, last_error, possibly_duplicated, created_at,
-                     updated_at, campaign_id, mailing_id, org_id, recipient_id, retriggered_from_id,
-                     trigger_id)
+                     sent_at, attempts, provider_message_id, last_error, possibly_duplicated, test,
+                     created_at, updated_at, campaign_id, mailing_id, org_id, recipient_id,
+                     retriggered_from_id, trigger_id)
                 SELECT i, gen_random_uuid(), status, 'email', 'r' || recipient || '@customers.example.com',
                        'en', '', jsonb_build_object('order_number', 'A-' || i), '{{}}',
                        'Order A-' || i || ' confirmed, Ada',
@@ -192,7 +192,7 @@ def _insert_sends(lo: int, hi: int, rows: int) -> None:
                        CASE WHEN status IN ('failed', 'suppressed', 'expired') THEN ''
                             ELSE md5(i::text) END,
                        CASE WHEN status = 'failed' THEN 'provider answered 422' ELSE '' END,
-                       false, created, created + interval '2 seconds',
+                       false, false, created, created + interval '2 seconds',
                        CASE WHEN org = 1 AND r2 < {RARE_SHARE}
                             THEN {RARE_CAMPAIGN}
                             ELSE (org - 1) * {CAMPAIGNS_PER_ORG} + 1
