@@ -1,8 +1,11 @@
-from django.http import JsonResponse
+from django.http import HttpResponseBadRequest, JsonResponse
 
 from campaigns.dialects.common import DialectView, oversized_body
+from orgs.errors import Problem
 
 from .api_errors import error_body
+
+NUL = "\x00"
 
 
 class RequestSizeLimitMiddleware:
@@ -24,3 +27,29 @@ class RequestSizeLimitMiddleware:
         if too_large is None:
             return None
         return JsonResponse(error_body(too_large.code, too_large.message, too_large.problems), status=413)
+
+
+class NulInQueryMiddleware:
+    """Refuse a query parameter holding a NUL character with 400: PostgreSQL cannot store or compare one, so
+    a filter or an admin search with it would otherwise end in a database error (a 500).
+
+    Bodies need no such check: DRF's and Django's form fields already refuse NUL characters.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if issubclass(getattr(view_func, "view_class", object), DialectView):
+            return None  # a vendor dialect reads its own few parameters, and answers in its vendor's shape
+        for name, values in request.GET.lists():
+            if NUL in name or any(NUL in value for value in values):
+                field = name.replace(NUL, "\\0")
+                message = "Query parameters cannot contain NUL characters."
+                if request.path.startswith("/api/"):
+                    return JsonResponse(error_body("invalid", message, [Problem(field, message)]), status=400)
+                return HttpResponseBadRequest(message)
+        return None

@@ -52,3 +52,20 @@ def test_values_of_the_wrong_json_type_are_refused_not_coerced(api, path, body, 
     response = api.post(path, body, format="json")
     assert response.status_code == 400
     assert field in {p["field"] for p in response.json()["error"]["problems"]}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/recipients/?external_id=a%00b", "/api/v1/sends/?status=sent%00", "/api/v1/audit/?action=%00"],
+)
+def test_a_nul_character_in_a_query_parameter_is_a_400_naming_it(api, url):
+    response = api.get(url)
+    assert response.status_code == 400
+    assert (
+        response.json()["error"]["problems"][0]["message"]
+        == "Query parameters cannot contain NUL characters."
+    )
+
+
+def test_a_nul_character_in_an_admin_search_is_a_400(admin_client):
+    assert admin_client.get("/admin/recipients/recipient/?q=a%00b").status_code == 400
