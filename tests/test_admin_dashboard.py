@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from campaigns.models import Trigger
 from mailings.models import Send
-from tests.factories import CampaignFactory
+from tests.factories import CampaignFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 Status = Send.Status
@@ -119,7 +119,7 @@ def test_past_days_stay_cached_longer_than_today(admin_client, admin_user, make_
     settings.HERALD_DASHBOARD_CACHE_SECONDS = 60
     _, first = dashboard(admin_client)
     today, three_days_ago = first.days[-1], first.days[-4]
-    cache.delete(f"herald:dashboard:{admin_user.pk}:{today.isoformat()}")  # today's counts expire first
+    cache.delete(f"herald:dashboard:all:{today.isoformat()}")  # today's counts expire first
     make_sends(1, status=Status.SENT)
     make_sends(1, status=Status.SENT, created_at=timezone.now() - timedelta(days=3))
     _, second = dashboard(admin_client)
@@ -139,3 +139,15 @@ def test_a_triggers_page_shows_how_far_its_dispatch_has_got(admin_client, org, c
         "/admin/mailings/send/", {"trigger__id__exact": trigger.pk, "status__exact": "queued"}
     )
     assert len(queued.context["cl"].result_list) == 2
+
+
+def test_a_member_counts_only_their_orgs_sends(client, org, other_org, campaign, make_sends):
+    make_sends(2, status=Status.SENT)
+    theirs = CampaignFactory(org=other_org)
+    make_sends(3, status=Status.FAILED, org=other_org, campaign=theirs, mailing=theirs.email_mailing)
+    client.force_login(MembershipFactory(org=org, role="support").user)
+
+    _, shown = dashboard(client)
+
+    assert shown.per_day[shown.days[-1]] == {Status.SENT: 2}
+    assert [c.campaign for c in shown.campaigns] == [campaign.key]

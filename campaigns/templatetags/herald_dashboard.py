@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from campaigns.dashboard import STATUS_COLORS, Dashboard, dashboard_build
 from campaigns.models import Trigger
 from mailings.models import Send
+from orgs.admin_scoping import orgs_of_request
 
 register = template.Library()
 
@@ -24,9 +25,15 @@ def herald_dashboard(context) -> dict:
     dashboard = dashboard_build(
         sends=send_admin.get_queryset(request),
         triggers=trigger_admin.get_queryset(request) if trigger_admin else Trigger.objects.all(),
-        cache_key=f"herald:dashboard:{request.user.pk}",
+        cache_key=dashboard_cache_key(orgs_of_request(request, Send)),
     )
     return {"dashboard": dashboard, "chart": chart_svg(dashboard), "legend": legend(dashboard)}
+
+
+def dashboard_cache_key(orgs: set[int] | None) -> str:
+    # By the orgs counted, not the person: a membership ended is a key no longer reached, so nobody sees
+    # cached counts of an org they have left.
+    return f"herald:dashboard:{'all' if orgs is None else '-'.join(map(str, sorted(orgs))) or 'none'}"
 
 
 def chart_svg(dashboard: Dashboard) -> str:
