@@ -6,6 +6,9 @@ import json
 from django.db import transaction
 from django.db.models import F
 
+from orgs.models import AuditEntry
+from orgs.services import audit_record
+
 from .models import Mailing, MailingVersion
 
 VERSIONED_FIELDS = [
@@ -40,10 +43,17 @@ def mailing_version_restore(*, version: MailingVersion, saved_by=None) -> Mailin
     for name, value in version.content.items():
         if name in VERSIONED_FIELDS:
             setattr(mailing, name, value)
-    mailing.save()
-    return mailing_version_record(
-        mailing=mailing, saved_by=saved_by, source=f"restored version {version.number}"
-    )
+    with transaction.atomic():
+        mailing.save()
+        restored = mailing_version_record(
+            mailing=mailing, saved_by=saved_by, source=f"restored version {version.number}"
+        )
+        if restored is not None:
+            audit_record(
+                actor=saved_by, action=AuditEntry.Action.MAILING_CHANGED, obj=mailing,
+                summary=f"{mailing.name}: restored version {version.number}",
+            )  # fmt: skip
+    return restored
 
 
 def version_diff(older: dict | None, newer: dict) -> list[tuple[str, list[str]]]:

@@ -83,7 +83,7 @@ class ApiTokenAdmin(OrgScopedAdmin, admin.ModelAdmin):
         kind = "test token's (its sends never reach a provider)" if token.test else "token's"
         messages.warning(request, f"The new {kind} secret, shown only this once: {secret}")
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):
         for token in queryset:
             token_revoke(token=token, actor=request.user)

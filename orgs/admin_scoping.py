@@ -137,16 +137,29 @@ class OrgScopedAdmin:
     def _scoped_action(self, func):
         """An action reaches only the orgs where the user holds the permissions it declares."""
 
+        # An action that declares no standard permission (none, or its own, like a replay) changes
+        # something: it reaches only the orgs where the user may change.
+        declared = [p for p in getattr(func, "allowed_permissions", ()) if p in STANDARD_ACTIONS] or [
+            "change"
+        ]
+
         @functools.wraps(func)
         def action(modeladmin, request, queryset):
-            for permission in getattr(func, "allowed_permissions", ()):
-                if permission in STANDARD_ACTIONS:
-                    queryset = scope(queryset, self.org_lookup, self._orgs(request, permission))
+            for permission in declared:
+                queryset = scope(queryset, self.org_lookup, self._orgs(request, permission))
             return func(modeladmin, request, queryset)
 
         return action
 
     # --- forms: the user's orgs only, and one org per object ---------------------------------------------
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and self.org_lookup == "org" and "org" not in fields:
+            # An object stays in its org: moved, it would take along what other objects of the old org
+            # point at it for (a campaign's mailing), and hand their content to another org's staff.
+            fields.append("org")
+        return fields
 
     def get_form(self, request, obj=None, **kwargs):
         form = kwargs.get("form", self.form)

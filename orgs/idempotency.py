@@ -73,7 +73,8 @@ class IdempotentWritesMixin:
             return
         # Read the body here, where a body that cannot be parsed is the 400 or 415 it should be; the replay
         # and the record below compare its fingerprint.
-        self._idempotency_fingerprint = request_fingerprint([request.method, request.path, request.data])
+        path = request.get_full_path()  # the query too: ?erase=true is another request than ?erase=false
+        self._idempotency_fingerprint = request_fingerprint([request.method, path, request.data])
         if self._answered(key):
             raise _AnsweredBefore
 

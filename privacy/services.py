@@ -158,7 +158,7 @@ def recipient_erase(*, recipient: Recipient, actor: Any = None) -> Erasure:
         )
 
         erasure.suppressions = _suppress_hashed(org, addresses, _held_by_others(org, recipient, addresses))
-        erasure.admin_log_entries = _erase_admin_log(recipient, addresses)
+        erasure.admin_log_entries = _erase_admin_log(org, recipient, send_ids, addresses)
         erasure.idempotent_answers = _forget_idempotent_answers(org, addresses | {recipient.external_id})
         audit_record(
             actor=actor,
@@ -175,7 +175,7 @@ def _forget_idempotent_answers(org: Org, names: set[str]) -> int:
     # The kept answer to a keyed write (orgs.idempotency) may show the person; a retry of it now runs anew.
     named = Q()
     for name in filter(None, names):
-        named |= Q(body__icontains=name)
+        named |= Q(body__icontains=json.dumps(name))  # a whole JSON string: "1" is not every id with a 1
     if not named:
         return 0
     deleted, _ = IdempotentRequest.objects.filter(named, org=org).delete()
@@ -236,15 +236,16 @@ def _suppress_hashed(org: Org, addresses: set[str], shared: set[str]) -> int:
     return len(hashes)
 
 
-def _erase_admin_log(recipient: Recipient, addresses: set[str]) -> int:
-    """The admin's history names objects by str(): a recipient's and a send's both show the address."""
-    entries = LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Recipient), object_id=str(recipient.pk)
-    )
+def _erase_admin_log(org: Org, recipient: Recipient, send_ids: list[int], addresses: set[str]) -> int:
+    """The admin's history names objects by str(): a recipient's, a send's and a suppression's all show the
+    address. Only this org's objects are touched, found by id: another org's recipient with the same
+    address, and its history, are theirs."""
+    suppressions = Suppression.objects.filter(
+        org=org, address_hash__in={address_hash(org.pk, a) for a in addresses}
+    ).values_list("pk", flat=True)
     named = Q()
-    for address in addresses:
-        named |= Q(object_repr__icontains=address) | Q(change_message__icontains=address)
-    ids = set(entries.values_list("pk", flat=True))
-    if addresses:
-        ids |= set(LogEntry.objects.filter(named).values_list("pk", flat=True))
-    return LogEntry.objects.filter(pk__in=ids).update(object_repr=ERASED, change_message=json.dumps([]))
+    for model, pks in ((Recipient, [recipient.pk]), (Send, send_ids), (Suppression, list(suppressions))):
+        if pks:
+            content_type = ContentType.objects.get_for_model(model)
+            named |= Q(content_type=content_type, object_id__in=[str(pk) for pk in pks])
+    return LogEntry.objects.filter(named).update(object_repr=ERASED, change_message=json.dumps([]))

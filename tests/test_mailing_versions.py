@@ -5,6 +5,7 @@ import pytest
 from mailings.models import Mailing, MailingVersion, Send
 from mailings.services import sends_dispatch
 from mailings.versions import mailing_version_record
+from orgs.models import AuditEntry
 from tests.factories import CampaignFactory, MailingFactory
 from tests.test_admin import mailing_data, url
 
@@ -63,6 +64,8 @@ def test_a_version_is_restored_as_a_new_version(admin_client, org):
     assert mailing.html == "<p>Old</p>"
     assert mailing.version == 3
     assert mailing.versions.first().source == "restored version 1"
+    restored = AuditEntry.objects.filter(action=AuditEntry.Action.MAILING_CHANGED).first()
+    assert restored.summary.endswith("restored version 1") and restored.user.username == "admin"
 
 
 def test_a_version_on_another_channel_is_not_restored_while_a_campaign_sends_the_mailing(admin_client, org):

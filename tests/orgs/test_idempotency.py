@@ -143,3 +143,13 @@ def test_a_reused_key_with_a_body_that_cannot_be_read_is_that_error_not_a_replay
 
     assert response.status_code == 415
     assert Recipient.objects.count() == 1
+
+
+def test_the_same_key_on_another_query_is_a_conflict_not_a_replay(api):
+    recipient = api.post("/api/v1/recipients/", RECIPIENT, format="json").json()
+    url = f"/api/v1/recipients/{recipient['id']}/"
+
+    api.delete(f"{url}?erase=false", HTTP_IDEMPOTENCY_KEY="d-1")
+    response = api.delete(f"{url}?erase=true", HTTP_IDEMPOTENCY_KEY="d-1")
+
+    assert response.status_code == 409

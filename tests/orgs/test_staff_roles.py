@@ -253,3 +253,12 @@ def test_an_inactive_member_sees_nothing(client, org):
     get_user_model().objects.filter(pk=user.pk).update(is_active=False)
     client.force_login(user)
     assert client.get(url("mailings_mailing_changelist")).status_code == 302  # to the login page
+
+
+def test_an_object_cannot_be_moved_to_another_org_in_the_admin(login, org, other_org):
+    mailing = MailingFactory(org=org)
+    client = login(Role.MARKETER, org, (other_org, Role.MARKETER))
+    form = client.get(url("mailings_mailing_change", mailing.pk)).context["adminform"].form
+    assert "org" not in form.fields  # shown, not editable
+    mailing.refresh_from_db()
+    assert mailing.org == org

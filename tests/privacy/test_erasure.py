@@ -5,6 +5,7 @@ import json
 
 import pytest
 from anymail.signals import AnymailTrackingEvent
+from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -248,3 +249,18 @@ def test_the_admin_action_erases_through_the_same_service(admin_client, zebulon_
     assert response.status_code == 200
     assert b"Erased 1 recipient(s)" in response.content
     assert traces_left() == []
+
+
+def test_erasing_leaves_another_orgs_history_of_the_same_address_alone(api, other_org, admin_client):
+    theirs = Recipient.objects.create(org=other_org, email=ADDRESS, first_name="Their")
+    change = reverse("admin:recipients_recipient_change", args=[theirs.pk])
+    form = {"org": other_org.pk, "email": ADDRESS, "phone": "", "external_id": "", "first_name": "Theirs",
+            "last_name": "", "locale": "", "attributes": "{}"}  # fmt: skip
+    assert admin_client.post(change, form).status_code == 302
+    mine = api.post("/api/v1/recipients/", {"email": ADDRESS}, format="json").json()
+
+    assert api.delete(f"/api/v1/recipients/{mine['id']}/?erase=true").status_code == 200
+
+    their_history = LogEntry.objects.get(object_id=str(theirs.pk))
+    assert their_history.object_repr == ADDRESS
+    assert Recipient.objects.filter(pk=theirs.pk).exists()
