@@ -26,6 +26,11 @@ class OrgMailingField(serializers.PrimaryKeyRelatedField):
 class CampaignSerializer(StrictModelSerializer):
     email_mailing = OrgMailingField(Channel.EMAIL)
     sms_mailing = OrgMailingField(Channel.SMS)
+    link_id = serializers.CharField(
+        read_only=True, allow_null=True,
+        help_text="The trigger-launch v1.0 secret link: a credential that triggers the campaign, so it is "
+        "shown only to tokens with the send scope (null to others).",
+    )  # fmt: skip
 
     class Meta:
         model = Campaign
@@ -34,6 +39,13 @@ class CampaignSerializer(StrictModelSerializer):
             "transactional_critical", "object_id", "link_id", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        token = getattr(getattr(self.context.get("request"), "user", None), "token", None)
+        if token is None or not token.has_scope("send"):
+            data["link_id"] = None  # a read-only token must not be able to trigger through the link
+        return data
 
     def validate_key(self, value):
         others = Campaign.objects.filter(org=self.context["org"], key=value)

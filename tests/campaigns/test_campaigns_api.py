@@ -1,6 +1,7 @@
 import pytest
 
 from campaigns.models import Campaign
+from tests.conftest import api_client_for
 from tests.factories import CampaignFactory, MailingFactory, SmsMailingFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +100,11 @@ def test_campaign_key_lookups_of_other_orgs_do_not_leak_through_triggers(other_a
         "/api/v1/campaigns/mine/trigger/", {"recipients": [{"email": "a@b.co"}]}, format="json"
     )
     assert response.status_code == 404
+
+
+def test_the_secret_link_is_shown_only_to_tokens_that_may_send(org, campaign):
+    reader = api_client_for(org, scopes=["read"])
+    sender = api_client_for(org, scopes=["read", "send"])
+
+    assert reader.get(f"/api/v1/campaigns/{campaign.key}/").json()["link_id"] is None
+    assert sender.get(f"/api/v1/campaigns/{campaign.key}/").json()["link_id"] == campaign.link_id
