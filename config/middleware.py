@@ -8,10 +8,15 @@ from .api_errors import error_body
 NUL = "\x00"
 
 
-class RequestSizeLimitMiddleware:
-    """Refuse an oversized body with 413 before anything reads it (Django alone would answer 400).
+class NativeRequestChecksMiddleware:
+    """What the native API and the admin refuse before a view reads the request.
 
-    A vendor dialect's view refuses it itself, in its vendor's error shape (DialectView.initial).
+    - A body declared larger than HERALD_MAX_REQUEST_BYTES: 413 (Django alone would answer 400).
+    - A query parameter holding a NUL character: 400. PostgreSQL cannot store or compare one, so a filter or
+      an admin search with it would otherwise end in a database error (a 500). Bodies need no such check:
+      DRF's and Django's form fields already refuse NUL characters.
+
+    A vendor dialect's view makes its own checks, in its vendor's error shape (DialectView.initial).
     """
 
     def __init__(self, get_response):
@@ -24,27 +29,8 @@ class RequestSizeLimitMiddleware:
         if issubclass(getattr(view_func, "view_class", object), DialectView):
             return None
         too_large = oversized_body(request)
-        if too_large is None:
-            return None
-        return JsonResponse(error_body(too_large.code, too_large.message, too_large.problems), status=413)
-
-
-class NulInQueryMiddleware:
-    """Refuse a query parameter holding a NUL character with 400: PostgreSQL cannot store or compare one, so
-    a filter or an admin search with it would otherwise end in a database error (a 500).
-
-    Bodies need no such check: DRF's and Django's form fields already refuse NUL characters.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        if issubclass(getattr(view_func, "view_class", object), DialectView):
-            return None  # a vendor dialect reads its own few parameters, and answers in its vendor's shape
+        if too_large is not None:
+            return JsonResponse(error_body(too_large.code, too_large.message, too_large.problems), status=413)
         for name, values in request.GET.lists():
             if NUL in name or any(NUL in value for value in values):
                 field = name.replace(NUL, "\\0")

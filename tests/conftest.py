@@ -1,9 +1,11 @@
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from mailings import sms
+from mailings.models import Send
 from orgs.services import token_create
 from tests import backends
 from tests.factories import CampaignFactory, OrgFactory, RecipientFactory
@@ -68,3 +70,18 @@ def campaign(org):
 @pytest.fixture
 def recipient(org):
     return RecipientFactory(org=org, email="ada@example.com", external_id="crm-1")
+
+
+@pytest.fixture
+def make_send(org, campaign):
+    """A queued email send of the campaign to a new recipient; any field may be given."""
+
+    def make(**fields) -> Send:
+        recipient = fields.pop("recipient", None) or RecipientFactory(org=org)
+        defaults = dict(
+            org=org, campaign=campaign, mailing=campaign.email_mailing, recipient=recipient, channel="email",
+            to_address=recipient.email, context={"order_number": 42}, queued_at=timezone.now(),
+        )  # fmt: skip
+        return Send.objects.create(**{**defaults, **fields})
+
+    return make

@@ -16,19 +16,6 @@ pytestmark = pytest.mark.django_db
 Status = Send.Status
 
 
-@pytest.fixture
-def make_send(org, campaign):
-    def make(**fields) -> Send:
-        recipient = fields.pop("recipient", None) or RecipientFactory(org=org)
-        defaults = dict(
-            org=org, campaign=campaign, mailing=campaign.email_mailing, recipient=recipient, channel="email",
-            to_address=recipient.email, context={"order_number": 42}, queued_at=timezone.now(),
-        )  # fmt: skip
-        return Send.objects.create(**{**defaults, **fields})
-
-    return make
-
-
 def test_a_send_is_rendered_delivered_and_recorded(make_send):
     send = make_send()
     assert sends_dispatch(send_ids=[send.id]) == {"sent": 1}

@@ -29,7 +29,7 @@ from mailings.webhooks import (
 from orgs.services import token_create
 from tests import backends
 from tests.conftest import api_client_for
-from tests.factories import MailingFactory, RecipientFactory
+from tests.factories import MailingFactory
 from tests.mailings.providers import ANYMAIL_SETTINGS, MESSAGE_IDS, amazon_ses, postmark
 
 pytestmark = pytest.mark.django_db
@@ -124,19 +124,6 @@ def subscribe(api):
         return response.json()
 
     return subscribe
-
-
-@pytest.fixture
-def make_send(org, campaign):
-    def make(**fields) -> Send:
-        recipient = fields.pop("recipient", None) or RecipientFactory(org=org)
-        defaults = dict(
-            org=org, campaign=campaign, mailing=campaign.email_mailing, recipient=recipient, channel="email",
-            to_address=recipient.email, context={"order_number": 42}, queued_at=timezone.now(),
-        )  # fmt: skip
-        return Send.objects.create(**{**defaults, **fields})
-
-    return make
 
 
 def dispatch(run, *sends: Send) -> None:
