@@ -9,6 +9,7 @@ docs/reliability.md has the reasoning, Redis and PostgreSQL restarts included.
 
 import json
 import logging
+import os
 import uuid
 from datetime import datetime
 
@@ -46,19 +47,39 @@ def _key(token: uuid.UUID) -> str:
     return f"herald:journal:{token}"
 
 
+# Dispatch journals every send, so it keeps one connection of its own and talks to it directly: the
+# client's pool, retry and callback machinery cost about as much CPU as the round trip itself.
+_writers: dict[str, tuple[int, redis.Connection]] = {}
+
+
+def _writer() -> redis.Connection:
+    url, pid = settings.REDIS_URL, os.getpid()
+    held = _writers.get(url)
+    if held is None or held[0] != pid:  # none yet, or inherited from the process this one forked from
+        held = _writers[url] = (pid, _redis().connection_pool.make_connection())
+    return held[1]
+
+
 def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool) -> None:
-    """Journal one outcome; raises Unavailable when Redis does not take it."""
+    """Journal one outcome, and wait for Redis to have it; raises Unavailable when Redis does not take it."""
     value = json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in outcome.items()})
-    try:
-        if first:
-            pipe = _redis().pipeline(transaction=False)
-            pipe.hset(_key(token), str(send_id), value)
-            pipe.expire(_key(token), TTL_SECONDS)
-            pipe.execute()
-        else:
-            _redis().hset(_key(token), str(send_id), value)
-    except redis.RedisError as exc:
-        raise Unavailable(str(exc)) from exc
+    commands = [("HSET", _key(token), str(send_id), value)]
+    if first:
+        commands.append(("EXPIRE", _key(token), TTL_SECONDS))
+    for attempt in (1, 2):
+        connection = _writer()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+            for _ in commands:
+                connection.read_response()
+            return
+        except redis.RedisError as exc:
+            # Start afresh: what this connection half-sent or half-read is unknown. A connection Redis
+            # closed (a restart) gets one more try on a new one; writing an entry twice changes nothing.
+            connection.disconnect()
+            del _writers[settings.REDIS_URL]
+            if attempt == 2 or not isinstance(exc, redis.ConnectionError):
+                raise Unavailable(str(exc)) from exc
 
 
 def journal_read(*, token: uuid.UUID) -> dict[int, dict]:

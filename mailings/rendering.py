@@ -44,8 +44,9 @@ def render_string(source: str, data: dict, *, html: bool = False, part: str = "t
     if not source:
         return ""
     try:
-        with _time_limit(settings.HERALD_TEMPLATE_TIME_LIMIT):
-            rendered = _compile(source, html).render(Context(data, autoescape=html))
+        # use_l10n off: a number renders as itself, not in the format of whatever language the worker
+        # process happens to have active (the recipient's locale picks the translation, not the format).
+        rendered = _compile(source, html).render(Context(data, autoescape=html, use_l10n=False))
     except TemplateSyntaxError as exc:
         raise RenderError(f"{part}: {exc}") from exc
     except RenderTimeout as exc:
@@ -95,15 +96,17 @@ def template_data(*, recipient: dict, context, unsubscribe_url: str = "") -> dic
 
 
 def render_mailing(mailing: Mailing, *, locale: str | None, data: dict) -> Rendered:
+    """Render every part; the time limit is for all of them together (one timer per send, not three)."""
     used_locale, content = mailing.content_for(locale)
-    subject = render_string(content["subject"], data, part="subject")
-    return Rendered(
-        locale=used_locale,
-        # A subject is one header line: CR/LF in it would let data inject headers.
-        subject=re.sub(r"\s+", " ", subject).strip(),
-        text=render_string(content["text"], data, part="text"),
-        html=render_string(content["html"], data, html=True, part="html"),
-    )
+    try:
+        with _time_limit(settings.HERALD_TEMPLATE_TIME_LIMIT):
+            subject = render_string(content["subject"], data, part="subject")
+            text = render_string(content["text"], data, part="text")
+            html = render_string(content["html"], data, html=True, part="html")
+    except RenderTimeout as exc:  # the limit reached between two parts
+        raise RenderError(f"took longer than {settings.HERALD_TEMPLATE_TIME_LIMIT}s to render") from exc
+    # A subject is one header line: CR/LF in it would let data inject headers.
+    return Rendered(locale=used_locale, subject=re.sub(r"\s+", " ", subject).strip(), text=text, html=html)
 
 
 TRANSLATION_PARTS = {"subject", "text", "html"}

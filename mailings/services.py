@@ -181,10 +181,22 @@ def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:
         return token, []
     claimed = list(
         Send.objects.filter(pk__in=send_ids, claim_token=token, status=Status.SENDING)
-        .select_related("mailing", "recipient", "campaign")
+        .select_related("recipient")
         .order_by("pk")
     )
+    # A chunk's sends share a mailing and a campaign or two: each is loaded once, not joined to every row
+    # (a mailing's templates and JSON would be fetched and parsed a hundred times).
+    for relation in ("mailing", "campaign"):
+        _attach_shared(claimed, relation)
     return token, claimed
+
+
+def _attach_shared(sends: list[Send], relation: str) -> None:
+    field = Send._meta.get_field(relation)
+    ids = {getattr(send, field.attname) for send in sends} - {None}
+    loaded = field.related_model.objects.in_bulk(ids) if ids else {}
+    for send in sends:
+        field.set_cached_value(send, loaded.get(getattr(send, field.attname)))
 
 
 def _attachments_by_trigger(trigger_ids: set[int]) -> dict[int, list[Attachment]]:

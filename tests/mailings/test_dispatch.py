@@ -1,13 +1,16 @@
+import uuid
 from datetime import timedelta
 
 import pytest
 from anymail.exceptions import AnymailRecipientsRefused
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from config.celery import app as celery_app
 from mailings import journal, services, sms
-from mailings.models import Send
+from mailings.models import CampaignKind, Send, WebhookEndpoint
 from mailings.services import _claim, sends_dispatch, sends_sweep
 from tests import backends
 from tests.factories import CampaignFactory, RecipientFactory, SmsMailingFactory
@@ -46,6 +49,23 @@ def test_a_chunk_reuses_one_provider_connection_and_records_each(make_send):
     assert sends_dispatch(send_ids=[s.id for s in sends]) == {"sent": 5}
     assert len(mail.outbox) == 5
     assert set(Send.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+@pytest.mark.parametrize("kind", [CampaignKind.TRANSACTIONAL, CampaignKind.MARKETING])
+def test_a_chunk_costs_the_same_queries_however_many_sends_it_holds(make_send, campaign, org, kind):
+    # A chunk's recipients, mailings and campaigns are loaded once each, not once per send.
+    campaign.kind = kind
+    campaign.save()
+    WebhookEndpoint.objects.create(org=org, url="https://hooks.example.com/herald")
+
+    def queries_for(n: int) -> int:
+        sends = [make_send(metadata={"order": i}) for i in range(n)]
+        with CaptureQueriesContext(connection) as captured:
+            assert sends_dispatch(send_ids=[s.id for s in sends]) == {"sent": n}
+        return len(captured.captured_queries)
+
+    assert queries_for(2) == queries_for(12)
+    assert len(mail.outbox) == 14
 
 
 def test_an_sms_goes_to_the_sms_backend(org):
@@ -245,6 +265,16 @@ def test_the_sweep_records_what_a_dead_worker_journaled_and_sends_only_the_rest(
     untouched.refresh_from_db()
     assert (in_flight.possibly_duplicated, untouched.possibly_duplicated) == (True, False)
     assert len(mail.outbox) == 2
+
+
+def test_the_journal_writes_on_after_redis_closed_its_connection():
+    token = uuid.uuid4()
+    journal.journal_write(token=token, send_id=1, outcome={"status": Status.SENT}, first=True)
+    writer = journal._writer()
+    writer.send_command("CLIENT", "ID")
+    journal._redis().client_kill_filter(_id=writer.read_response())  # as a Redis restart would
+    journal.journal_write(token=token, send_id=2, outcome={"status": Status.SENT}, first=False)
+    assert sorted(journal.journal_read(token=token)) == [1, 2]
 
 
 def test_without_an_answering_journal_each_outcome_is_recorded_at_once(make_send, settings, monkeypatch):
