@@ -103,7 +103,8 @@ def report(rows: list[Row], details: dict, plan) -> str:
         f"Herald benchmark ({plan.mode}), {details['date']}, revision {details['revision']}",
         f"Machine: {details['machine']}",
         f"System: gunicorn x{system.WEB_WORKERS} sync workers, Celery worker x{system.WORKER_CONCURRENCY} "
-        f"(prefork), {system.server_versions()} on 127.0.0.1, counting Anymail backend",
+        f"(prefork; 4a-4d also 1 interactive-only), {system.server_versions()} on 127.0.0.1, "
+        "counting Anymail backend",
         f"Send log (7): {details['sendlog']['rows']:,} rows, {details['sendlog']['table_size']} with indexes"
         if "sendlog" in details
         else "",
@@ -149,12 +150,13 @@ def appendix(details: dict) -> str:
             f"{p['cpu_seconds']:.2f} s CPU, {p['statements_per_send']:.2f} SQL statements per send "
             "(profiles: var/bench/profile-dispatch.txt, profile-intake.txt, profile-floor.txt)"
         )
-    if "latency" in details:
-        answered, percentile = details["latency"]["answered"], latency.LatencyResult.percentile
-        parts.append(
-            f"\nLatency: the trigger request itself was answered in {ms(percentile(answered, 50))} p50, "
-            f"{ms(percentile(answered, 99))} p99"
-        )
+    percentile = latency.LatencyResult.percentile
+    for key, when in (("latency", ""), ("latency_during_campaign", " during the campaign")):
+        if answered := details.get(key, {}).get("answered"):
+            parts.append(
+                f"Latency{when}: the trigger request itself was answered in {ms(percentile(answered, 50))} "
+                f"p50, {ms(percentile(answered, 99))} p99"
+            )
     for name, p in details.get("peer", {}).items():
         parts.append(
             f"post_office {name}: {p['n']:,} queued with send_many in {p['queue_seconds']:.1f} s, "

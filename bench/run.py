@@ -6,6 +6,8 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
+
 from . import floor, intake, latency, peer, profile, sendlog, system, throughput
 from .report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
 from .targets import (
@@ -177,6 +179,10 @@ class Run:
         self.say(
             f"latency: {plan.latency_rate:.0f} single-recipient triggers/s for {plan.latency_seconds:.0f} s"
         )
+        # As docs/operations.md deploys it: beside the workers of both queues, one process of interactive
+        # sends only, so a single trigger never waits for a worker to finish a bulk chunk.
+        interactive = system.Worker(1, queue=settings.HERALD_INTERACTIVE_QUEUE)
+        self.services.append(interactive)
         tenant = tenant_create("latency")
         latency.run(self.web, tenant, rate=plan.latency_rate, seconds=2)  # warm up
         lat = latency.run(self.web, tenant, rate=plan.latency_rate, seconds=plan.latency_seconds)
@@ -196,7 +202,9 @@ class Run:
         if busy.not_sent or not campaign.complete:
             self.problems.append(f"latency during a campaign: {busy.not_sent} not sent, {campaign.statuses}")
         self.rows += latency_rows(busy, during=n)
-        self.details["latency_during_campaign"] = {"to_sent": sorted(busy.to_sent), "campaign": n}
+        self.details["latency_during_campaign"] = {
+            "to_sent": sorted(busy.to_sent), "answered": sorted(busy.answered), "campaign": n,
+        }  # fmt: skip
 
     def stop_services(self) -> None:
         for service in reversed(self.services):

@@ -192,24 +192,26 @@ class Web(Service):
 
 
 class Worker(Service):
-    """A Celery worker (prefork, one process per core by default) consuming Herald's queue from Redis."""
+    """A Celery worker (prefork, one process per core by default) consuming Herald's queues from Redis, or
+    only `queue`: production's dedicated interactive workers (docs/operations.md)."""
 
-    def __init__(self, concurrency: int = WORKER_CONCURRENCY):
+    def __init__(self, concurrency: int = WORKER_CONCURRENCY, *, queue: str | None = None):
         self.concurrency = concurrency
+        name = f"worker-{queue}" if queue else "worker"
         argv = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
             f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--hostname", f"bench-{os.getpid()}@%h",
+            "--hostname", f"bench-{name}-{os.getpid()}@%h", *(["--queues", queue] if queue else []),
         ]  # fmt: skip
+        self.log = VAR / f"{name}.log"
         start = self._log_size()
-        super().__init__("worker", argv, service_env())
+        super().__init__(name, argv, service_env())
         wait_until(
             lambda: self._ready(start), timeout=60, what=f"the Celery worker to be ready\n{self.log_tail()}"
         )
 
     def _log_size(self) -> int:
-        log = VAR / "worker.log"
-        return log.stat().st_size if log.exists() else 0
+        return self.log.stat().st_size if self.log.exists() else 0
 
     def _ready(self, start: int) -> bool:
         if not self.alive():
