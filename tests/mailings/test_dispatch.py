@@ -68,6 +68,16 @@ def test_a_chunk_costs_the_same_queries_however_many_sends_it_holds(make_send, c
     assert len(mail.outbox) == 14
 
 
+def test_rendered_html_is_stored_compressed_with_lz4(make_send, campaign):
+    campaign.email_mailing.html = "<p>{{ context.order_number }}</p>" + "<p>Lorem ipsum dolor</p>" * 300
+    campaign.email_mailing.save()
+    send = make_send()
+    sends_dispatch(send_ids=[send.id])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_column_compression(html) FROM mailings_send WHERE id = %s", [send.id])
+        assert cursor.fetchone() == ("lz4",)
+
+
 def test_an_sms_goes_to_the_sms_backend(org):
     campaign = CampaignFactory(org=org, email_mailing=None, sms_mailing=SmsMailingFactory(org=org))
     recipient = RecipientFactory(org=org, phone="+4915100000000")
