@@ -1,6 +1,6 @@
 """The outcome journal: what each claimed send became, written to Redis the moment it is known.
 
-A worker journals each outcome before it touches the next send, and writes the outcomes to the send log
+A worker has each outcome acknowledged by Redis before the next send goes out, and writes the outcomes to the send log
 together, once per chunk. So the send log learns of them a chunk at a time (one statement, one commit)
 while a worker that dies mid-chunk still leaves, for every send but the one in flight, a record of what
 happened to it: the sweep reads the journal of a dead claim before it takes the claim back.
@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 import redis
@@ -60,26 +61,54 @@ def _writer() -> redis.Connection:
     return held[1]
 
 
-def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool) -> None:
-    """Journal one outcome, and wait for Redis to have it; raises Unavailable when Redis does not take it."""
+def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool) -> Callable[[], None]:
+    """Send one outcome to the journal without waiting; the function returned waits until Redis has it.
+
+    The caller calls it before the next send goes out: Redis's reply arrives while the next send renders.
+    It raises Unavailable when Redis does not take the outcome.
+    """
     value = json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in outcome.items()})
     commands = [("HSET", _key(token), str(send_id), value)]
     if first:
         commands.append(("EXPIRE", _key(token), TTL_SECONDS))
-    for attempt in (1, 2):
-        connection = _writer()
-        try:
-            connection.send_packed_command(connection.pack_commands(commands))
-            for _ in commands:
-                connection.read_response()
-            return
-        except redis.RedisError as exc:
-            # Start afresh: what this connection half-sent or half-read is unknown. A connection Redis
-            # closed (a restart) gets one more try on a new one; writing an entry twice changes nothing.
-            connection.disconnect()
-            del _writers[settings.REDIS_URL]
-            if attempt == 2 or not isinstance(exc, redis.ConnectionError):
-                raise Unavailable(str(exc)) from exc
+    sent = _send(commands)
+
+    def confirm() -> None:
+        nonlocal sent
+        for attempt in (1, 2):
+            connection = _writer()
+            try:
+                if not sent:
+                    connection.send_packed_command(connection.pack_commands(commands))
+                    sent = True
+                for _ in commands:
+                    connection.read_response()
+                return
+            except redis.RedisError as exc:
+                # A connection Redis closed (a restart) gets one more try on a new one; writing an entry
+                # twice changes nothing.
+                _drop(connection)
+                sent = False
+                if attempt == 2 or not isinstance(exc, redis.ConnectionError):
+                    raise Unavailable(str(exc)) from exc
+
+    return confirm
+
+
+def _send(commands: list[tuple]) -> bool:
+    connection = _writer()
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return True
+    except redis.RedisError:
+        _drop(connection)  # confirming sends the commands again, on a new connection
+        return False
+
+
+def _drop(connection: redis.Connection) -> None:
+    # What a failed connection half-sent or half-read is unknown: it is not used again.
+    connection.disconnect()
+    _writers.pop(settings.REDIS_URL, None)
 
 
 def journal_read(*, token: uuid.UUID) -> dict[int, dict]:

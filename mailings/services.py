@@ -5,7 +5,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,8 +86,9 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
                 counts["released"] = len(claimed) - position
                 break
             outcome = _dispatch_one(
-                send, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk)
-            )
+                send, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk),
+                before_delivery=outcomes.confirm,
+            )  # fmt: skip
             outcomes.add(outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
         outcomes.finish()
@@ -132,24 +133,36 @@ class _Outcomes:
         self.pending: list[Outcome] = []
         self.journaled = journaled and journal.enabled()
         self.written = False
+        self.unconfirmed: Callable[[], None] | None = None
         self.flushed_at = time.monotonic()
 
     def add(self, outcome: Outcome) -> None:
         self.pending.append(outcome)
         if self.journaled:
-            try:
-                journal.journal_write(
-                    token=self.token, send_id=outcome.send.pk, first=not self.written,
-                    outcome={"status": outcome.status, **outcome.fields},
-                )  # fmt: skip
-                self.written = True
-            except journal.Unavailable as exc:
-                logger.warning("journal unavailable (%s): recording each outcome at once", exc)
-                self.journaled = False
+            self.confirm()  # one write in flight at a time: replies are read in order
+        if self.journaled:
+            self.unconfirmed = journal.journal_write(
+                token=self.token, send_id=outcome.send.pk, first=not self.written,
+                outcome={"status": outcome.status, **outcome.fields},
+            )  # fmt: skip
+            self.written = True
         if not self.journaled or time.monotonic() - self.flushed_at > self.FLUSH_SECONDS:
             self.flush()
 
+    def confirm(self) -> None:
+        """Called before the next send goes out: the outcomes so far are in the journal or the send log."""
+        confirm, self.unconfirmed = self.unconfirmed, None
+        if confirm is None:
+            return
+        try:
+            confirm()
+        except journal.Unavailable as exc:
+            logger.warning("journal unavailable (%s): recording each outcome at once", exc)
+            self.journaled = False
+            self.flush()
+
     def flush(self) -> None:
+        self.confirm()  # also keeps a reply from being left unread on the journal's connection
         if self.pending:
             _record_outcomes(self.token, self.pending, self.subscriptions)
             self.pending = []
@@ -230,6 +243,7 @@ def _dispatch_one(
     attachments: list[Attachment],
     connections: Connections,
     suppressed_because: str | None = None,
+    before_delivery: Callable[[], None] = lambda: None,
 ) -> Outcome:
     now = timezone.now()
     if send.expires_at and send.expires_at <= now:
@@ -254,6 +268,7 @@ def _dispatch_one(
         "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
         "mailing_version": send.mailing.version or None,
     }  # fmt: skip
+    before_delivery()
     try:
         message_id = deliver(send, rendered, attachments, connections)
     except PermanentFailure as exc:

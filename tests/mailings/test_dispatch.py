@@ -259,7 +259,7 @@ def test_the_sweep_records_what_a_dead_worker_journaled_and_sends_only_the_rest(
     journal.journal_write(
         token=token, send_id=first.id, first=True,
         outcome={"status": Status.SENT, "sent_at": sent_at, "provider_message_id": "pm-1", "subject": "Hi"},
-    )  # fmt: skip
+    )()  # fmt: skip
     Send.objects.update(claimed_at=timezone.now() - timedelta(seconds=61))
 
     counts = sends_sweep()
@@ -279,12 +279,30 @@ def test_the_sweep_records_what_a_dead_worker_journaled_and_sends_only_the_rest(
 
 def test_the_journal_writes_on_after_redis_closed_its_connection():
     token = uuid.uuid4()
-    journal.journal_write(token=token, send_id=1, outcome={"status": Status.SENT}, first=True)
+    journal.journal_write(token=token, send_id=1, outcome={"status": Status.SENT}, first=True)()
     writer = journal._writer()
     writer.send_command("CLIENT", "ID")
     journal._redis().client_kill_filter(_id=writer.read_response())  # as a Redis restart would
-    journal.journal_write(token=token, send_id=2, outcome={"status": Status.SENT}, first=False)
+    journal.journal_write(token=token, send_id=2, outcome={"status": Status.SENT}, first=False)()
     assert sorted(journal.journal_read(token=token)) == [1, 2]
+
+
+def test_an_outcome_the_journal_did_not_take_is_recorded_before_the_next_send_goes_out(
+    make_send, settings, monkeypatch
+):
+    first, second = make_send(), make_send()
+    first_status_at_each_delivery = []
+    original = services.deliver
+
+    def delivering(send, *args):
+        first_status_at_each_delivery.append(Send.objects.get(pk=first.pk).status)
+        if send.pk == first.pk:
+            settings.REDIS_URL = "redis://127.0.0.1:1/0"  # Redis is gone once the first send is out
+        return original(send, *args)
+
+    monkeypatch.setattr(services, "deliver", delivering)
+    assert sends_dispatch(send_ids=[first.id, second.id]) == {"sent": 2}
+    assert first_status_at_each_delivery == [Status.SENDING, Status.SENT]
 
 
 def test_without_an_answering_journal_each_outcome_is_recorded_at_once(make_send, settings, monkeypatch):
