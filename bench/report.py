@@ -150,6 +150,12 @@ def appendix(details: dict) -> str:
             f"{p['cpu_seconds']:.2f} s CPU, {p['statements_per_send']:.2f} SQL statements per send "
             "(profiles: var/bench/profile-dispatch.txt, profile-intake.txt, profile-floor.txt)"
         )
+        if by_part := p.get("parts"):
+            parts.append(
+                "  CPU per send by part, timed apart: "
+                + ", ".join(f"{name.strip('_')} {seconds * 1e6:.0f} us" for name, seconds in by_part.items())
+                + " (journal_write: sending it; its acknowledgement is awaited before the next delivery)"
+            )
     percentile = latency.LatencyResult.percentile
     for key, when in (("latency", ""), ("latency_during_campaign", " during the campaign")):
         if answered := details.get(key, {}).get("answered"):

@@ -121,6 +121,7 @@ class Run:
             "wall_seconds": dispatch.wall,
             "cpu_seconds": dispatch.cpu,
             "statements_per_send": dispatch.statements,
+            "parts": dispatch.parts,
         }
         in_process = profile.intake(self.intake_tenant)
         self.rows.append(
