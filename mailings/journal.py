@@ -2,9 +2,9 @@
 
 A worker has each outcome acknowledged by Redis before the next send goes out, and writes the outcomes
 to the send log together, once per chunk. So the send log learns of them a chunk at a time (one
-statement, one commit)
-while a worker that dies mid-chunk still leaves, for every send but the one in flight, a record of what
-happened to it: the sweep reads the journal of a dead claim before it takes the claim back.
+statement, one commit) while a worker that dies mid-chunk still leaves, for every send but the one in
+flight, a record of what happened to it: the sweep reads the journal of a dead claim before it takes the
+claim back.
 docs/reliability.md has the reasoning, Redis and PostgreSQL restarts included.
 """
 
