@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EXAMPLES=${FUZZ_EXAMPLES:-100}
-PORT=${FUZZ_PORT:-8765}
+# A free port unless one is given: on a fixed one, a server already there (a `make run`) would answer in
+# Herald's place, and every authenticated operation would fail.
+PORT=${FUZZ_PORT:-$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 VAR=$(mktemp -d)
 export HERALD_VAR_DIR=$VAR HERALD_RATE_LIMIT_PER_MINUTE=0
 unset DATABASE_URL CELERY_BROKER_URL REDIS_URL
