@@ -11,6 +11,7 @@ docs/reliability.md has the reasoning, Redis and PostgreSQL restarts included.
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -49,67 +50,96 @@ def _key(token: uuid.UUID) -> str:
     return f"herald:journal:{token}"
 
 
-# Dispatch journals every send, so it keeps one connection of its own and talks to it directly: the
-# client's pool, retry and callback machinery cost about as much CPU as the round trip itself.
-_writers: dict[str, tuple[int, redis.Connection]] = {}
+class _Writer:
+    """A connection of one process and thread, and how many replies it is owed that nobody has read yet.
+
+    Dispatch journals every send, so it talks to this connection directly: the client's pool, retry and
+    callback machinery cost about as much CPU as the round trip itself.
+    """
+
+    def __init__(self) -> None:
+        pool = _redis().connection_pool
+        self.connection = pool.connection_class(**pool.connection_kwargs)
+        self.pid = os.getpid()
+        self.unread = 0
+
+    def send(self, commands: list[tuple]) -> None:
+        self.connection.send_packed_command(self.connection.pack_commands(commands))
+        self.unread += len(commands)
+
+    def read(self) -> None:
+        """Read every reply owed: a write's own are the last, after those of any write sent after no
+        confirmation (a task interrupted in between), which must not pass for them."""
+        while self.unread:
+            self.connection.read_response()
+            self.unread -= 1
 
 
-def _writer() -> redis.Connection:
-    url, pid = settings.REDIS_URL, os.getpid()
-    held = _writers.get(url)
-    if held is None or held[0] != pid:  # none yet, or inherited from the process this one forked from
-        held = _writers[url] = (pid, _redis().connection_pool.make_connection())
-    return held[1]
+_local = threading.local()
 
 
-def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool) -> Callable[[], None]:
+def _writer() -> _Writer:
+    writers = _local.__dict__.setdefault("writers", {})
+    writer = writers.get(settings.REDIS_URL)
+    if writer is None or writer.pid != os.getpid():  # none yet, or inherited from the parent process
+        writer = writers[settings.REDIS_URL] = _Writer()
+    return writer
+
+
+def _drop(writer: _Writer) -> None:
+    # What a failed or interrupted connection half-sent or half-read is unknown: it is not used again.
+    writer.connection.disconnect()
+    _local.writers.pop(settings.REDIS_URL, None)
+
+
+def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool) -> Callable[[], bool]:
     """Send one outcome to the journal without waiting; the function returned waits until Redis has it.
 
     The caller calls it before the next send goes out: Redis's reply arrives while the next send renders.
-    It raises Unavailable when Redis does not take the outcome.
+    It raises Unavailable when Redis does not take the outcome, and returns True when the outcome had to
+    be written again on a new connection (Redis may have restarted and lost what it had before).
     """
     value = json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in outcome.items()})
     commands = [("HSET", _key(token), str(send_id), value)]
+    expire = ("EXPIRE", _key(token), TTL_SECONDS)
     if first:
-        commands.append(("EXPIRE", _key(token), TTL_SECONDS))
-    sent = _send(commands)
+        commands.append(expire)
+    writer = _writer()
+    try:
+        writer.send(commands)
+        sent_on: _Writer | None = writer
+    except redis.RedisError:
+        _drop(writer)  # confirming sends the commands again, on a new connection
+        sent_on = None
+    except BaseException:
+        _drop(writer)
+        raise
 
-    def confirm() -> None:
-        nonlocal sent
+    def confirm() -> bool:
+        nonlocal sent_on
+        resent = False
         for attempt in (1, 2):
-            connection = _writer()
+            writer = _writer()
             try:
-                if not sent:
-                    connection.send_packed_command(connection.pack_commands(commands))
-                    sent = True
-                for _ in commands:
-                    connection.read_response()
-                return
+                if sent_on is not writer:
+                    # Again with the expiry: a Redis that restarted empty would keep the entry forever.
+                    writer.send(commands if first else [*commands, expire])
+                    sent_on, resent = writer, True
+                writer.read()
+                return resent
             except redis.RedisError as exc:
                 # A connection Redis closed (a restart) gets one more try on a new one; writing an entry
                 # twice changes nothing.
-                _drop(connection)
-                sent = False
+                _drop(writer)
+                sent_on = None
                 if attempt == 2 or not isinstance(exc, redis.ConnectionError):
                     raise Unavailable(str(exc)) from exc
+            except BaseException:
+                _drop(writer)
+                raise
+        raise AssertionError("not reached: the second attempt returns or raises")
 
     return confirm
-
-
-def _send(commands: list[tuple]) -> bool:
-    connection = _writer()
-    try:
-        connection.send_packed_command(connection.pack_commands(commands))
-        return True
-    except redis.RedisError:
-        _drop(connection)  # confirming sends the commands again, on a new connection
-        return False
-
-
-def _drop(connection: redis.Connection) -> None:
-    # What a failed connection half-sent or half-read is unknown: it is not used again.
-    connection.disconnect()
-    _writers.pop(settings.REDIS_URL, None)
 
 
 def journal_read(*, token: uuid.UUID) -> dict[int, dict]:

@@ -133,7 +133,7 @@ class _Outcomes:
         self.pending: list[Outcome] = []
         self.journaled = journaled and journal.enabled()
         self.written = False
-        self.unconfirmed: Callable[[], None] | None = None
+        self.unconfirmed: Callable[[], bool] | None = None
         self.flushed_at = time.monotonic()
 
     def add(self, outcome: Outcome) -> None:
@@ -151,14 +151,17 @@ class _Outcomes:
 
     def confirm(self) -> None:
         """Called before the next send goes out: the outcomes so far are in the journal or the send log."""
-        confirm, self.unconfirmed = self.unconfirmed, None
-        if confirm is None:
+        if self.unconfirmed is None:
             return
         try:
-            confirm()
+            rewritten = self.unconfirmed()
         except journal.Unavailable as exc:
             logger.warning("journal unavailable (%s): recording each outcome at once", exc)
-            self.journaled = False
+            self.unconfirmed, self.journaled = None, False
+            self.flush()
+            return
+        self.unconfirmed = None
+        if rewritten:  # on a new connection: a Redis that restarted may have lost the outcomes before it
             self.flush()
 
     def flush(self) -> None:
@@ -242,8 +245,9 @@ def _dispatch_one(
     send: Send,
     attachments: list[Attachment],
     connections: Connections,
-    suppressed_because: str | None = None,
-    before_delivery: Callable[[], None] = lambda: None,
+    suppressed_because: str | None,
+    *,
+    before_delivery: Callable[[], None],
 ) -> Outcome:
     now = timezone.now()
     if send.expires_at and send.expires_at <= now:

@@ -277,14 +277,63 @@ def test_the_sweep_records_what_a_dead_worker_journaled_and_sends_only_the_rest(
     assert len(mail.outbox) == 2
 
 
+def close_journal_connection() -> None:
+    """What a Redis restart does to the journal's connection."""
+    connection = journal._writer().connection
+    connection.send_command("CLIENT", "ID")
+    journal._redis().client_kill_filter(_id=connection.read_response())
+
+
 def test_the_journal_writes_on_after_redis_closed_its_connection():
     token = uuid.uuid4()
-    journal.journal_write(token=token, send_id=1, outcome={"status": Status.SENT}, first=True)()
-    writer = journal._writer()
-    writer.send_command("CLIENT", "ID")
-    journal._redis().client_kill_filter(_id=writer.read_response())  # as a Redis restart would
+    assert (
+        journal.journal_write(token=token, send_id=1, outcome={"status": Status.SENT}, first=True)() is False
+    )
+    close_journal_connection()
+    rewritten = journal.journal_write(token=token, send_id=2, outcome={"status": Status.SENT}, first=False)()
+    assert rewritten is True, "the caller learns that Redis may have lost the entries before"
+    assert sorted(journal.journal_read(token=token)) == [1, 2]
+    assert journal._redis().ttl(journal._key(token)) > 0
+
+
+def test_a_journal_write_nobody_confirmed_does_not_pass_its_reply_to_the_next():
+    token = uuid.uuid4()
+    journal.journal_write(token=token, send_id=1, outcome={"status": Status.SENT}, first=True)  # interrupted
+    journal.journal_write(token=token, send_id=2, outcome={"status": Status.SENT}, first=False)()
+    assert not journal._writer().connection.can_read(timeout=0.5), "no reply is left to be read as another's"
+    assert sorted(journal.journal_read(token=token)) == [1, 2]
+
+
+def test_a_confirmation_interrupted_midway_leaves_no_half_read_connection(monkeypatch):
+    token = uuid.uuid4()
+    confirm = journal.journal_write(token=token, send_id=1, outcome={"status": Status.SENT}, first=True)
+    interrupted = journal._writer()
+
+    def interrupt(*args, **kwargs):
+        raise SystemExit(1)  # a task's time limit, a worker shutting down
+
+    monkeypatch.setattr(interrupted.connection, "read_response", interrupt)
+    with pytest.raises(SystemExit):
+        confirm()
+    assert journal._writer() is not interrupted
     journal.journal_write(token=token, send_id=2, outcome={"status": Status.SENT}, first=False)()
     assert sorted(journal.journal_read(token=token)) == [1, 2]
+
+
+def test_outcomes_are_recorded_before_the_next_send_when_redis_restarted_mid_chunk(make_send, monkeypatch):
+    first, second = make_send(), make_send()
+    first_status_at_each_delivery = []
+    original = services.deliver
+
+    def delivering(send, *args):
+        first_status_at_each_delivery.append(Send.objects.get(pk=first.pk).status)
+        if send.pk == first.pk:
+            close_journal_connection()
+        return original(send, *args)
+
+    monkeypatch.setattr(services, "deliver", delivering)
+    assert sends_dispatch(send_ids=[first.id, second.id]) == {"sent": 2}
+    assert first_status_at_each_delivery == [Status.SENDING, Status.SENT]
 
 
 def test_an_outcome_the_journal_did_not_take_is_recorded_before_the_next_send_goes_out(
