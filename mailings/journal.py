@@ -8,6 +8,7 @@ claim back.
 docs/reliability.md has the reasoning, Redis and PostgreSQL restarts included.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -54,25 +55,39 @@ class _Writer:
     """A connection of one process and thread, and how many replies it is owed that nobody has read yet.
 
     Dispatch journals every send, so it talks to this connection directly: the client's pool, retry and
-    callback machinery cost about as much CPU as the round trip itself.
+    callback machinery cost about as much CPU as the round trip itself. A connection that fails or is
+    interrupted in the middle of sending or reading is discarded: what it half-did is unknown.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, url: str) -> None:
         pool = _redis().connection_pool
         self.connection = pool.connection_class(**pool.connection_kwargs)
+        self.url = url
         self.pid = os.getpid()
         self.unread = 0
 
     def send(self, commands: list[tuple]) -> None:
-        self.connection.send_packed_command(self.connection.pack_commands(commands))
+        with self._discarded_on_failure():
+            self.connection.send_packed_command(self.connection.pack_commands(commands))
         self.unread += len(commands)
 
     def read(self) -> None:
         """Read every reply owed: a write's own are the last, after those of any write sent after no
         confirmation (a task interrupted in between), which must not pass for them."""
-        while self.unread:
-            self.connection.read_response()
-            self.unread -= 1
+        with self._discarded_on_failure():
+            while self.unread:
+                self.connection.read_response()
+                self.unread -= 1
+
+    @contextlib.contextmanager
+    def _discarded_on_failure(self):
+        try:
+            yield
+        except BaseException:
+            self.connection.disconnect()
+            if _local.writers.get(self.url) is self:
+                del _local.writers[self.url]
+            raise
 
 
 _local = threading.local()
@@ -82,14 +97,8 @@ def _writer() -> _Writer:
     writers = _local.__dict__.setdefault("writers", {})
     writer = writers.get(settings.REDIS_URL)
     if writer is None or writer.pid != os.getpid():  # none yet, or inherited from the parent process
-        writer = writers[settings.REDIS_URL] = _Writer()
+        writer = writers[settings.REDIS_URL] = _Writer(settings.REDIS_URL)
     return writer
-
-
-def _drop(writer: _Writer) -> None:
-    # What a failed or interrupted connection half-sent or half-read is unknown: it is not used again.
-    writer.connection.disconnect()
-    _local.writers.pop(settings.REDIS_URL, None)
 
 
 def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool) -> Callable[[], bool]:
@@ -104,16 +113,11 @@ def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool)
     expire = ("EXPIRE", _key(token), TTL_SECONDS)
     if first:
         commands.append(expire)
-    writer = _writer()
+    sent_on: _Writer | None = _writer()
     try:
-        writer.send(commands)
-        sent_on: _Writer | None = writer
+        sent_on.send(commands)
     except redis.RedisError:
-        _drop(writer)  # confirming sends the commands again, on a new connection
-        sent_on = None
-    except BaseException:
-        _drop(writer)
-        raise
+        sent_on = None  # confirming sends the commands again, on a new connection
 
     def confirm() -> bool:
         nonlocal sent_on
@@ -130,13 +134,9 @@ def journal_write(*, token: uuid.UUID, send_id: int, outcome: dict, first: bool)
             except redis.RedisError as exc:
                 # A connection Redis closed (a restart) gets one more try on a new one; writing an entry
                 # twice changes nothing.
-                _drop(writer)
                 sent_on = None
                 if attempt == 2 or not isinstance(exc, redis.ConnectionError):
                     raise Unavailable(str(exc)) from exc
-            except BaseException:
-                _drop(writer)
-                raise
         raise AssertionError("not reached: the second attempt returns or raises")
 
     return confirm

@@ -320,24 +320,17 @@ def test_a_confirmation_interrupted_midway_leaves_no_half_read_connection(monkey
     assert sorted(journal.journal_read(token=token)) == [1, 2]
 
 
-def test_outcomes_are_recorded_before_the_next_send_when_redis_restarted_mid_chunk(make_send, monkeypatch):
-    first, second = make_send(), make_send()
-    first_status_at_each_delivery = []
-    original = services.deliver
-
-    def delivering(send, *args):
-        first_status_at_each_delivery.append(Send.objects.get(pk=first.pk).status)
-        if send.pk == first.pk:
-            close_journal_connection()
-        return original(send, *args)
-
-    monkeypatch.setattr(services, "deliver", delivering)
-    assert sends_dispatch(send_ids=[first.id, second.id]) == {"sent": 2}
-    assert first_status_at_each_delivery == [Status.SENDING, Status.SENT]
+def redis_restarts(settings) -> None:
+    close_journal_connection()
 
 
-def test_an_outcome_the_journal_did_not_take_is_recorded_before_the_next_send_goes_out(
-    make_send, settings, monkeypatch
+def redis_goes_away(settings) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+
+
+@pytest.mark.parametrize("fault", [redis_restarts, redis_goes_away])
+def test_the_first_outcome_is_in_the_send_log_before_the_second_send_goes_out_when_redis_fails(
+    fault, make_send, settings, monkeypatch
 ):
     first, second = make_send(), make_send()
     first_status_at_each_delivery = []
@@ -346,7 +339,7 @@ def test_an_outcome_the_journal_did_not_take_is_recorded_before_the_next_send_go
     def delivering(send, *args):
         first_status_at_each_delivery.append(Send.objects.get(pk=first.pk).status)
         if send.pk == first.pk:
-            settings.REDIS_URL = "redis://127.0.0.1:1/0"  # Redis is gone once the first send is out
+            fault(settings)  # once the first send is out
         return original(send, *args)
 
     monkeypatch.setattr(services, "deliver", delivering)
