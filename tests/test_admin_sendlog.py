@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 Status = Send.Status
 
 
-@pytest.fixture
-def make_send(org, campaign):
-    def make(**fields) -> Send:
-        defaults = dict(org=org, campaign=campaign, mailing=campaign.email_mailing, channel="email",
-                        to_address="ada@example.com", context={"order_number": 42})  # fmt: skip
-        return Send.objects.create(**{**defaults, **fields})
-
-    return make
-
-
 def search(client, term: str) -> list[Send]:
     return listed(client.get(url("mailings_send_changelist"), {"q": term}))
 

@@ -22,7 +22,6 @@ from mailings.services import sends_dispatch
 from mailings.webhooks import webhook_delivery_attempt
 from tests import backends
 from tests.backends import provider_error
-from tests.factories import RecipientFactory
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,19 +36,6 @@ def fresh_metrics(settings):
     metrics.reset()
     yield
     metrics.reset()
-
-
-@pytest.fixture
-def make_send(org, campaign):
-    def make(**fields) -> Send:
-        defaults = dict(
-            org=org, campaign=campaign, mailing=campaign.email_mailing, recipient=RecipientFactory(org=org),
-            channel="email", to_address="ann@example.com", context={"order_number": 42},
-            queued_at=timezone.now(),
-        )  # fmt: skip
-        return Send.objects.create(**{**defaults, **fields})
-
-    return make
 
 
 def scrape(token: str = METRICS_TOKEN) -> dict[tuple, float]:

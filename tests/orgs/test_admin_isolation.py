@@ -14,11 +14,11 @@ from django.utils import timezone
 from campaigns.models import Trigger
 from mailings.models import DeliveryEvent, Send, WebhookDelivery, WebhookEndpoint
 from orgs.admin_scoping import OrgScopedAdmin
-from orgs.models import ApiToken, AuditEntry, Membership, Org
+from orgs.models import ApiToken, AuditEntry, Org
 from orgs.roles import ROLE_PERMISSIONS
 from orgs.services import token_create
 from recipients.models import Suppression
-from tests.factories import CampaignFactory, MembershipFactory, RecipientFactory
+from tests.factories import CampaignFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,13 +66,6 @@ def theirs(other_org) -> dict:
     return one_of_each(other_org)
 
 
-@pytest.fixture
-def member(client, org):
-    """An admin of org A: the role that sees every page of its org."""
-    client.force_login(MembershipFactory(org=org, role=Membership.Role.ADMIN).user)
-    return client
-
-
 def fits(obj, model, field: str) -> bool:
     """Whether the field would offer obj to anyone (an email mailing is no campaign's SMS mailing)."""
     limit = model._meta.get_field(field).get_limit_choices_to()
@@ -97,8 +90,8 @@ def test_the_fixture_has_an_object_of_every_scoped_model(mine):
 
 
 @SCOPED_MODELS
-def test_the_list_shows_the_own_org_and_never_another(member, mine, theirs, model):
-    response = member.get(admin_url(model, "changelist"))
+def test_the_list_shows_the_own_org_and_never_another(org_admin, mine, theirs, model):
+    response = org_admin.get(admin_url(model, "changelist"))
     assert response.status_code == 200
     listed = list(response.context["cl"].result_list)
     assert mine[model] in listed
@@ -111,11 +104,11 @@ NO_SUCH_ID = 2**31 - 1
 @SCOPED_MODELS
 @pytest.mark.parametrize("page", ["change", "history", "delete"])
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_another_orgs_object_is_404_on_every_page(member, mine, theirs, model, page, method):
+def test_another_orgs_object_is_404_on_every_page(org_admin, mine, theirs, model, page, method):
     """As if it did not exist: 404, or the 403 the page gives for any object when the role has no access."""
 
     def status(pk) -> int:
-        return getattr(member, method)(admin_url(model, page, pk), {"post": "yes"}).status_code
+        return getattr(org_admin, method)(admin_url(model, page, pk), {"post": "yes"}).status_code
 
     answer = status(theirs[model].pk)
     assert answer == status(NO_SUCH_ID)
@@ -124,15 +117,15 @@ def test_another_orgs_object_is_404_on_every_page(member, mine, theirs, model, p
 
 
 @SCOPED_MODELS
-def test_the_own_orgs_object_opens(member, mine, model):
+def test_the_own_orgs_object_opens(org_admin, mine, model):
     # The other side of the test above: the pages do open, for org A's object.
-    assert member.get(admin_url(model, "change", mine[model].pk)).status_code == 200
-    assert member.get(admin_url(model, "history", mine[model].pk)).status_code == 200
+    assert org_admin.get(admin_url(model, "change", mine[model].pk)).status_code == 200
+    assert org_admin.get(admin_url(model, "history", mine[model].pk)).status_code == 200
 
 
 @SCOPED_MODELS
-def test_the_filters_offer_only_the_own_orgs_objects(member, mine, theirs, model):
-    specs = member.get(admin_url(model, "changelist")).context["cl"].filter_specs
+def test_the_filters_offer_only_the_own_orgs_objects(org_admin, mine, theirs, model):
+    specs = org_admin.get(admin_url(model, "changelist")).context["cl"].filter_specs
     related = [spec for spec in specs if isinstance(spec, RelatedFieldListFilter)]
     for spec in related:
         offered = {pk for pk, _ in spec.lookup_choices}
@@ -142,8 +135,8 @@ def test_the_filters_offer_only_the_own_orgs_objects(member, mine, theirs, model
 
 
 @SCOPED_MODELS
-def test_the_add_form_offers_only_the_own_orgs_objects(member, mine, theirs, model):
-    response = member.get(admin_url(model, "add"))
+def test_the_add_form_offers_only_the_own_orgs_objects(org_admin, mine, theirs, model):
+    response = org_admin.get(admin_url(model, "add"))
     if response.status_code == 403:
         return  # a record nobody adds by hand
     assert response.status_code == 200
@@ -158,19 +151,19 @@ def test_the_add_form_offers_only_the_own_orgs_objects(member, mine, theirs, mod
         assert fields["org"].empty_label is None, "a member of one org has it chosen already"
 
 
-def test_search_finds_nothing_of_another_org(member, mine, theirs):
+def test_search_finds_nothing_of_another_org(org_admin, mine, theirs):
     changelist = admin_url(Send, "changelist")
 
     def search(term: str) -> list:
-        return list(member.get(changelist, {"q": term}).context["cl"].result_list)
+        return list(org_admin.get(changelist, {"q": term}).context["cl"].result_list)
 
     assert search(theirs[Send].to_address) == []
     assert search(mine[Send].to_address) == [mine[Send]]
 
 
-def test_a_filter_by_another_orgs_campaign_in_the_url_lists_nothing(member, theirs):
+def test_a_filter_by_another_orgs_campaign_in_the_url_lists_nothing(org_admin, theirs):
     params = {"campaign__id__exact": theirs[Send].campaign_id}
-    response = member.get(admin_url(Send, "changelist"), params)
+    response = org_admin.get(admin_url(Send, "changelist"), params)
     assert list(response.context["cl"].result_list) == []
 
 
@@ -180,8 +173,8 @@ AUTOCOMPLETES = [
 
 
 @pytest.mark.parametrize(("model", "field"), AUTOCOMPLETES, ids=lambda v: getattr(v, "__name__", v))
-def test_autocomplete_offers_only_the_own_orgs_objects(member, mine, theirs, model, field):
-    response = member.get(
+def test_autocomplete_offers_only_the_own_orgs_objects(org_admin, mine, theirs, model, field):
+    response = org_admin.get(
         reverse("admin:autocomplete"),
         {"app_label": model._meta.app_label, "model_name": model._meta.model_name, "field_name": field},
     )
@@ -197,13 +190,13 @@ def snapshot(objects: dict) -> dict:
 
 
 @SCOPED_MODELS
-def test_no_action_reaches_another_orgs_objects(member, mine, theirs, model):
+def test_no_action_reaches_another_orgs_objects(org_admin, mine, theirs, model):
     model_admin = SCOPED[model]
-    request = member.get(admin_url(model, "changelist")).wsgi_request
+    request = org_admin.get(admin_url(model, "changelist")).wsgi_request
     actions = list(model_admin.get_actions(request))
     before, sends, entries = snapshot(theirs), Send.objects.count(), AuditEntry.objects.count()
     for action in actions:
-        member.post(
+        org_admin.post(
             admin_url(model, "changelist"),
             {"action": action, "_selected_action": [theirs[model].pk], "post": "yes"},
         )
@@ -212,18 +205,18 @@ def test_no_action_reaches_another_orgs_objects(member, mine, theirs, model):
     assert AuditEntry.objects.count() == entries, "nothing was done that would be logged"
 
 
-def test_the_actions_do_reach_the_own_orgs_objects(member, mine):
+def test_the_actions_do_reach_the_own_orgs_objects(org_admin, mine):
     # The other side of the test above: the same posts do act on org A's objects.
     for model, action in [(Send, "retrigger"), (ApiToken, "revoke")]:
         chosen = {"action": action, "_selected_action": [mine[model].pk], "post": "yes"}  # confirmed
-        member.post(admin_url(model, "changelist"), chosen)
+        org_admin.post(admin_url(model, "changelist"), chosen)
     assert mine[Send].retriggers.count() == 1
     mine[ApiToken].refresh_from_db()
     assert mine[ApiToken].revoked_at is not None
 
 
-def test_a_raw_id_popup_lists_only_the_own_org(member, mine, theirs):
-    response = member.get(admin_url(Send, "changelist"), {"_popup": "1", "_to_field": "id"})
+def test_a_raw_id_popup_lists_only_the_own_org(org_admin, mine, theirs):
+    response = org_admin.get(admin_url(Send, "changelist"), {"_popup": "1", "_to_field": "id"})
     assert list(response.context["cl"].result_list) == [mine[Send]]
 
 

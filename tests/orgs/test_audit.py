@@ -5,11 +5,11 @@ import pytest
 from django.urls import reverse
 
 from mailings.models import Send
-from orgs.models import AuditEntry, Membership
+from orgs.models import AuditEntry
 from orgs.services import audit_record, token_create, token_revoke
 from recipients.models import Suppression
 from tests.conftest import api_client_for
-from tests.factories import MailingFactory, MembershipFactory
+from tests.factories import MailingFactory
 
 pytestmark = pytest.mark.django_db
 Action = AuditEntry.Action
@@ -17,14 +17,6 @@ Action = AuditEntry.Action
 
 def url(name: str, *args) -> str:
     return reverse(f"admin:{name}", args=args)
-
-
-@pytest.fixture
-def staff(client, org):
-    membership = MembershipFactory(org=org, role=Membership.Role.ADMIN)
-    client.force_login(membership.user)
-    client.user = membership.user
-    return client
 
 
 @pytest.fixture
@@ -43,18 +35,18 @@ def logged(action: str) -> AuditEntry:
 # --- written by the services, whoever calls them ----------------------------------------------------
 
 
-def test_a_token_created_and_revoked_in_the_admin_is_logged_with_the_user(staff, org):
-    staff.post(url("orgs_apitoken_add"), {"org": org.pk, "name": "shop backend", "scopes": ["send"]})
+def test_a_token_created_and_revoked_in_the_admin_is_logged_with_the_user(org_admin, org):
+    org_admin.post(url("orgs_apitoken_add"), {"org": org.pk, "name": "shop backend", "scopes": ["send"]})
     created = logged(Action.TOKEN_CREATED)
     token = org.tokens.get(name="shop backend")
-    assert (created.org, created.user, created.token) == (org, staff.user, None)
-    assert created.actor == staff.user.username
+    assert (created.org, created.user, created.token) == (org, org_admin.user, None)
+    assert created.actor == org_admin.user.username
     assert (created.object_type, created.object_id) == ("orgs.apitoken", str(token.pk))
     assert "shop backend" in created.summary and token.prefix in created.summary
 
-    staff.post(url("orgs_apitoken_changelist"), {"action": "revoke", "_selected_action": [token.pk]})
+    org_admin.post(url("orgs_apitoken_changelist"), {"action": "revoke", "_selected_action": [token.pk]})
     revoked = logged(Action.TOKEN_REVOKED)
-    assert (revoked.user, revoked.object_id) == (staff.user, str(token.pk))
+    assert (revoked.user, revoked.object_id) == (org_admin.user, str(token.pk))
 
 
 def test_revoking_a_revoked_token_logs_nothing_more(org):
@@ -64,16 +56,16 @@ def test_revoking_a_revoked_token_logs_nothing_more(org):
     assert logged(Action.TOKEN_REVOKED).actor == "Herald"  # no user, no token: a command or a task
 
 
-def test_a_mailing_changed_in_the_admin_is_logged_with_the_fields_that_changed(staff, org):
+def test_a_mailing_changed_in_the_admin_is_logged_with_the_fields_that_changed(org_admin, org):
     mailing = MailingFactory(org=org, name="Welcome")
     data = {
         "org": org.pk, "name": "Welcome", "channel": "email", "from_email": mailing.from_email,
         "reply_to": "", "subject": "A new subject", "text": mailing.text, "html": "<p>New</p>",
         "default_locale": "en", "translations": "{}", "context_schema": "", "sample_context": "{}",
     }  # fmt: skip
-    assert staff.post(url("mailings_mailing_change", mailing.pk), data).status_code == 302
+    assert org_admin.post(url("mailings_mailing_change", mailing.pk), data).status_code == 302
     entry = logged(Action.MAILING_CHANGED)
-    assert entry.user == staff.user
+    assert entry.user == org_admin.user
     assert (entry.object_type, entry.object_id) == ("mailings.mailing", str(mailing.pk))
     assert entry.summary == "Welcome: changed html, subject"
 
@@ -93,9 +85,9 @@ def test_saving_a_mailing_unchanged_logs_nothing(org, api):
     assert not AuditEntry.objects.filter(action=Action.MAILING_CHANGED).exists()
 
 
-def test_a_mailing_deleted_in_the_admin_or_through_the_api_is_logged(staff, api, org):
+def test_a_mailing_deleted_in_the_admin_or_through_the_api_is_logged(org_admin, api, org):
     in_admin, by_api = MailingFactory(org=org, name="Old welcome"), MailingFactory(org=org, name="Old promo")
-    staff.post(url("mailings_mailing_delete", in_admin.pk), {"post": "yes"})
+    org_admin.post(url("mailings_mailing_delete", in_admin.pk), {"post": "yes"})
     assert api.delete(f"/api/v1/mailings/{by_api.pk}/").status_code == 204
     entries = AuditEntry.objects.filter(action=Action.MAILING_DELETED).order_by("id")
     assert [(e.object_id, e.summary, bool(e.user), bool(e.token)) for e in entries] == [
@@ -109,39 +101,41 @@ def test_a_mailing_a_campaign_sends_is_not_deleted_nor_logged(api, campaign):
     assert not AuditEntry.objects.filter(action=Action.MAILING_DELETED).exists()
 
 
-def test_a_retrigger_is_logged_in_the_admin_and_through_the_api(staff, api, send):
+def test_a_retrigger_is_logged_in_the_admin_and_through_the_api(org_admin, api, send):
     confirmed = {"action": "retrigger", "_selected_action": [send.pk], "post": "yes"}
-    staff.post(url("mailings_send_changelist"), confirmed)
+    org_admin.post(url("mailings_send_changelist"), confirmed)
     api.post(f"/api/v1/sends/{send.pk}/retrigger/")
     by_staff, by_api = AuditEntry.objects.filter(action=Action.SEND_RETRIGGERED).order_by("id")
     first, second = send.retriggers.order_by("id")
-    assert (by_staff.user, by_staff.object_id) == (staff.user, str(send.pk))
+    assert (by_staff.user, by_staff.object_id) == (org_admin.user, str(send.pk))
     assert by_staff.summary.startswith(f"Re-triggered as send {first.pk}")
     assert by_api.token.name == "test"
     assert by_api.summary.startswith(f"Re-triggered as send {second.pk}")
 
 
-def test_a_lifted_suppression_is_logged_without_its_address(staff, api, org):
+def test_a_lifted_suppression_is_logged_without_its_address(org_admin, api, org):
     in_admin = Suppression.objects.create(org=org, address="ada@example.com", reason="bounced")
     by_api = Suppression.objects.create(org=org, address="bob@example.com", reason="complained")
     lift = {"action": "lift", "_selected_action": [in_admin.pk]}
-    staff.post(url("recipients_suppression_changelist"), lift)
+    org_admin.post(url("recipients_suppression_changelist"), lift)
     api.delete(f"/api/v1/suppressions/{by_api.pk}/")
     entries = AuditEntry.objects.filter(action=Action.SUPPRESSION_LIFTED).order_by("id")
     assert [(e.user, e.object_id) for e in entries] == [
-        (staff.user, str(in_admin.pk)), (None, str(by_api.pk)),
+        (org_admin.user, str(in_admin.pk)), (None, str(by_api.pk)),
     ]  # fmt: skip
     assert entries[0].summary == f"Suppression {in_admin.pk} (bounced) lifted"
     assert not AuditEntry.objects.filter(summary__contains="@").exists()
 
 
-def test_the_erase_service_records_an_erasure_by_id(staff, recipient):
+def test_the_erase_service_records_an_erasure_by_id(org_admin, recipient):
     # What the privacy work's recipient_erase calls, before the recipient is gone.
     recipient_id = recipient.pk
-    entry = audit_record(actor=staff.user, action=Action.RECIPIENT_ERASED, obj=recipient, summary="Erased")
+    entry = audit_record(
+        actor=org_admin.user, action=Action.RECIPIENT_ERASED, obj=recipient, summary="Erased"
+    )
     recipient.delete()
     entry.refresh_from_db()
-    assert (entry.org, entry.user) == (recipient.org, staff.user)
+    assert (entry.org, entry.user) == (recipient.org, org_admin.user)
     assert (entry.object_type, entry.object_id) == ("recipients.recipient", str(recipient_id))
     assert recipient.email not in str(AuditEntry.objects.values())
 
@@ -149,17 +143,19 @@ def test_the_erase_service_records_an_erasure_by_id(staff, recipient):
 # --- read in the admin ----------------------------------------------------------------------------
 
 
-def test_the_admin_shows_the_orgs_audit_log_read_only(staff, org, other_org):
+def test_the_admin_shows_the_orgs_audit_log_read_only(org_admin, org, other_org):
     token_create(org=org, name="ours")
     token_create(org=other_org, name="theirs")
-    listed = staff.get(url("orgs_auditentry_changelist")).context["cl"].result_list
+    listed = org_admin.get(url("orgs_auditentry_changelist")).context["cl"].result_list
     assert [entry.summary.split(" ")[0] for entry in listed] == ["ours"]
     entry = listed[0]
-    page = staff.get(url("orgs_auditentry_change", entry.pk))
+    page = org_admin.get(url("orgs_auditentry_change", entry.pk))
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
-    assert staff.post(url("orgs_auditentry_change", entry.pk), {"summary": "rewritten"}).status_code == 403
-    assert staff.get(url("orgs_auditentry_add")).status_code == 403
-    assert staff.post(url("orgs_auditentry_delete", entry.pk), {"post": "yes"}).status_code == 403
+    assert (
+        org_admin.post(url("orgs_auditentry_change", entry.pk), {"summary": "rewritten"}).status_code == 403
+    )
+    assert org_admin.get(url("orgs_auditentry_add")).status_code == 403
+    assert org_admin.post(url("orgs_auditentry_delete", entry.pk), {"post": "yes"}).status_code == 403
 
 
 # --- read through the API -------------------------------------------------------------------------
