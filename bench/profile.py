@@ -1,7 +1,8 @@
 """Where the time goes, in this process and under cProfile: evidence, not targets.
 
 `dispatch`: `sends_dispatch` on sends the intake left queued, chunk after chunk with nothing else
-competing; its wall time against its own CPU time (the rest is waiting, mostly on PostgreSQL).
+competing; its wall time against its own CPU time (the rest is waiting, mostly on PostgreSQL), and where
+the server loads pg_stat_statements, PostgreSQL's own time in each statement.
 `intake`: 1,000-recipient native triggers through Django's test client (the whole view, no network).
 Profiles go to var/bench/profile-*.txt.
 """
@@ -13,7 +14,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from mailings.models import Send
 from mailings.services import sends_dispatch
@@ -32,6 +33,9 @@ class DispatchProfile:
     cpu: float
     statements: int  # SQL statements per send
     parts: dict[str, float]  # CPU seconds per send in each part of dispatch
+    # PostgreSQL's execution seconds per send of each statement, highest first; empty without
+    # pg_stat_statements
+    executions: list[tuple[float, str]]
 
     @property
     def rate(self) -> float:
@@ -53,11 +57,13 @@ def run(org_id: int, n: int) -> DispatchProfile:
     for chunk in _queued(org_id, 2 * CHUNK):  # warm up: connection, templates, code paths
         sends_dispatch(send_ids=chunk)
     chunks = _queued(org_id, n)
+    counted = _executions_reset()
     wall, cpu = time.perf_counter(), time.process_time()
     for chunk in chunks:
         sends_dispatch(send_ids=chunk)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     sent = sum(len(c) for c in chunks)
+    executions = _executions(sent) if counted else []
 
     parts = _parts(org_id, n)
 
@@ -72,7 +78,33 @@ def run(org_id: int, n: int) -> DispatchProfile:
         sends_dispatch(send_ids=chunk)
     profiler.disable()
     _write(profiler, "profile-dispatch.txt")
-    return DispatchProfile(sends=sent, wall=wall, cpu=cpu, statements=statements, parts=parts)
+    return DispatchProfile(
+        sends=sent, wall=wall, cpu=cpu, statements=statements, parts=parts, executions=executions
+    )
+
+
+def _executions_reset() -> bool:
+    """Whether the server keeps pg_stat_statements (it must be in shared_preload_libraries); its counts
+    start again now if so."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            cursor.execute("SELECT pg_stat_statements_reset()")
+    except DatabaseError:
+        return False
+    return True
+
+
+def _executions(sends: int, top: int = 5) -> list[tuple[float, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT total_exec_time, query FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND query NOT LIKE '%%pg_stat_statements%%'"
+            " ORDER BY total_exec_time DESC LIMIT %s",
+            [top],
+        )
+        return [(ms / 1000 / sends, " ".join(query.split())[:70]) for ms, query in cursor.fetchall()]
 
 
 # The parts of dispatch timed on their own (CPU time, without cProfile's overhead, which inflates Python

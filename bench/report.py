@@ -156,6 +156,11 @@ def appendix(details: dict) -> str:
                 + ", ".join(f"{name.strip('_')} {seconds * 1e6:.0f} us" for name, seconds in by_part.items())
                 + " (journal_write: sending it; its acknowledgement is awaited before the next delivery)"
             )
+        if executions := p.get("executions"):
+            parts.append("  PostgreSQL execution time per send, by statement (pg_stat_statements):")
+            parts += [f"    {seconds * 1e6:5.1f} us  {query}" for seconds, query in executions]
+        elif "executions" in p:
+            parts.append("  (PostgreSQL's time by statement needs pg_stat_statements preloaded)")
     percentile = latency.LatencyResult.percentile
     for key, when in (("latency", ""), ("latency_during_campaign", " during the campaign")):
         if answered := details.get(key, {}).get("answered"):

@@ -122,6 +122,7 @@ class Run:
             "cpu_seconds": dispatch.cpu,
             "statements_per_send": dispatch.statements,
             "parts": dispatch.parts,
+            "executions": dispatch.executions,
         }
         in_process = profile.intake(self.intake_tenant)
         self.rows.append(
