@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from orgs.bulk import execute_arrays
+from orgs.bulk import execute_arrays, instances
 from orgs.errors import Conflict, Problem
 from orgs.models import AuditEntry
 from orgs.services import actor_identity, audit_entry, audit_record
@@ -195,14 +195,13 @@ def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:
     )
     if not count:
         return token, []
-    claimed = list(
-        Send.objects.filter(pk__in=send_ids, claim_token=token, status=Status.SENDING)
-        .select_related("recipient")
-        .order_by("pk")
+    claimed = instances(
+        Send.objects.filter(pk__in=send_ids, claim_token=token, status=Status.SENDING).order_by("pk")
     )
-    # A chunk's sends share a mailing and a campaign or two: each is loaded once, not joined to every row
-    # (a mailing's templates and JSON would be fetched and parsed a hundred times).
-    for relation in ("mailing", "campaign"):
+    # Each related row is loaded once, not joined to every send: a chunk's sends share a mailing and a
+    # campaign or two (whose templates and JSON would be fetched and parsed a hundred times), and a join
+    # doubles the cost of turning rows into models.
+    for relation in ("recipient", "mailing", "campaign"):
         _attach_shared(claimed, relation)
     return token, claimed
 
@@ -210,7 +209,7 @@ def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:
 def _attach_shared(sends: list[Send], relation: str) -> None:
     field = Send._meta.get_field(relation)
     ids = {getattr(send, field.attname) for send in sends} - {None}
-    loaded = field.related_model.objects.in_bulk(ids) if ids else {}
+    loaded = {row.pk: row for row in instances(field.related_model.objects.filter(pk__in=ids))} if ids else {}
     for send in sends:
         field.set_cached_value(send, loaded.get(getattr(send, field.attname)))
 

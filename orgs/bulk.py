@@ -1,16 +1,21 @@
-"""Many rows in one statement, fast: what trigger intake and dispatch use for their set-based writes.
+"""Many rows in one statement, fast: what trigger intake and dispatch use for their set-based work.
 
 Django's bulk_create on PostgreSQL sends one array a column too, but it prepares every value through the
 field API and psycopg quotes every array element in Python (client-side binding): about half of a
 1,000-recipient trigger's time. Here the arrays go in PostgreSQL's binary format, which psycopg builds in
-C. It lives at the floor of the layers because every app may write in bulk.
+C; rows read in bulk come back the same way. It lives at the floor of the layers because every app may
+read and write in bulk.
 """
 
 import json
 from collections.abc import Sequence
+from typing import TypeVar
 
 import psycopg
 from django.db import connection, models
+from django.db.models.query import ModelIterable
+
+M = TypeVar("M", bound=models.Model)
 
 
 def execute_arrays(sql: str, columns: Sequence[list]) -> list[tuple]:
@@ -54,3 +59,37 @@ def insert_returning(
         f"{' ON CONFLICT DO NOTHING' if skip_conflicts else ''} RETURNING {', '.join(returning)}"
     )
     return execute_arrays(sql, columns)
+
+
+def instances(queryset: models.QuerySet[M]) -> list[M]:
+    """The queryset's instances, the same as `list(queryset)`, their rows read in binary.
+
+    Django converts each value of each row in Python on its way to a model (time-zone aware datetimes
+    above all: its loader for them is written in Python); psycopg parses binary rows in C. A chunk of
+    sends loads about twice as fast. Only for a plain queryset of whole instances, whose fields need no
+    conversion of their own beyond JSON's; elsewhere (SQLite) it is `list(queryset)`.
+    """
+    query, model = queryset.query, queryset.model
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    fields = model._meta.concrete_fields
+    plain = (
+        queryset._iterable_class is ModelIterable
+        and not query.select_related
+        and not query.annotations
+        and not query.deferred_loading[0]
+        and not query.extra
+    )
+    converted = [
+        f.name
+        for f in fields
+        if hasattr(f, "from_db_value") and not (isinstance(f, models.JSONField) and f.decoder is None)
+    ]
+    if not plain or converted:
+        raise ValueError(f"instances() reads plain querysets of plain fields only, not {converted or query}")
+    sql, params = query.sql_with_params()
+    names = [f.attname for f in fields]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return [model.from_db(queryset.db, names, row) for row in cursor]

@@ -1,0 +1,45 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailings.models import Send
+from orgs.bulk import instances
+
+pytestmark = pytest.mark.django_db
+
+
+def test_instances_read_in_bulk_are_the_ones_the_orm_gives(make_send):
+    sent_at = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    sends = [
+        make_send(),
+        make_send(
+            context={"items": [{"name": "Jörg's mug", "price": 9.5}], "nothing": None},
+            metadata={"order": 7}, sent_at=sent_at, expires_at=sent_at + timedelta(days=1), attempts=3,
+            test=True, provider_message_id="pm-1", locale="de-AT",
+        ),
+    ]  # fmt: skip
+    queryset = Send.objects.filter(pk__in=[s.pk for s in sends]).order_by("pk")
+
+    fast, orm = instances(queryset), list(queryset)
+
+    assert [s.pk for s in fast] == [s.pk for s in orm] == [s.pk for s in sends]
+    for read, expected in zip(fast, orm, strict=True):
+        for field in Send._meta.concrete_fields:
+            got, want = getattr(read, field.attname), getattr(expected, field.attname)
+            assert (type(got), got) == (type(want), want), field.name
+        assert read.sent_at is None or read.sent_at.utcoffset() == timedelta(0)
+        assert not read._state.adding
+    assert fast[1].sent_at == sent_at
+
+
+@pytest.mark.parametrize(
+    "queryset",
+    [
+        lambda: Send.objects.select_related("recipient"),
+        lambda: Send.objects.only("pk"),
+        lambda: Send.objects.values("pk"),
+    ],
+)
+def test_instances_refuse_what_they_would_read_differently_from_the_orm(queryset):
+    with pytest.raises(ValueError):
+        instances(queryset())
