@@ -16,7 +16,7 @@ from django.utils import timezone
 from mailings import metrics
 from mailings.models import Channel, Send
 from mailings.services import sends_enqueue
-from orgs.bulk import insert_returning
+from orgs.bulk import built, insert_returning
 from orgs.errors import Conflict, Invalid, NotFound, Problem
 from orgs.models import ApiToken, Org
 from recipients.models import Recipient, normalize_email, normalize_phone
@@ -289,31 +289,33 @@ def _store(
         send_count=sum(len(p.addresses) for p in planned), created_at=now,
     )  # fmt: skip
     mailing_ids = {channel: getattr(campaign.mailing_for(channel), "pk", None) for channel in Channel.values}
-    # Ids, not instances: a related-object assignment costs more than the rest of the row (1,000 of them).
-    sends = [
-        Send(
-            org_id=org.pk,
-            trigger_id=trigger.pk,
-            campaign_id=campaign.pk,
-            mailing_id=mailing_ids[channel],
-            recipient_id=p.recipient.pk,
-            channel=channel,
-            to_address=address,
-            locale=command.locale or p.spec.locale or p.recipient.locale,
-            from_email=command.from_email or "",
-            context=p.context,
-            metadata=command.metadata,
-            test=token is not None and token.test,
-            expires_at=command.expires_at,
-            status=Send.Status.SCHEDULED if scheduled else Send.Status.QUEUED,
-            scheduled_at=send_at if scheduled else None,
-            queued_at=None if scheduled else now,
-            created_at=now,
-            updated_at=now,
-        )  # fmt: skip
-        for p in planned
-        for channel, address in p.addresses.items()
-    ]
+    sends = built(
+        Send,
+        (
+            dict(
+                org_id=org.pk,
+                trigger_id=trigger.pk,
+                campaign_id=campaign.pk,
+                mailing_id=mailing_ids[channel],
+                recipient_id=p.recipient.pk,
+                channel=channel,
+                to_address=address,
+                locale=command.locale or p.spec.locale or p.recipient.locale,
+                from_email=command.from_email or "",
+                context=p.context,
+                metadata=command.metadata,
+                test=token is not None and token.test,
+                expires_at=command.expires_at,
+                status=Send.Status.SCHEDULED if scheduled else Send.Status.QUEUED,
+                scheduled_at=send_at if scheduled else None,
+                queued_at=None if scheduled else now,
+                created_at=now,
+                updated_at=now,
+            )  # fmt: skip
+            for p in planned
+            for channel, address in p.addresses.items()
+        ),
+    )
     _insert(sends)
     if not scheduled:
         sends_enqueue(send_ids=[s.pk for s in sends])

@@ -8,7 +8,7 @@ read and write in bulk.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 import psycopg
@@ -24,6 +24,22 @@ def execute_arrays(sql: str, columns: Sequence[list]) -> list[tuple]:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, list(columns))
         return cursor.fetchall() if cursor.description else []
+
+
+def built(model: type[M], rows: Iterable[dict]) -> list[M]:
+    """Unsaved instances of `model`, one per dict of field attnames, the rest at their defaults.
+
+    What `model(**row)` gives, built the way the ORM builds the rows it reads, positionally: a wide
+    model's keyword path spends most of its time matching arguments to fields (a send: 25 us against 6).
+    """
+    fields = model._meta.concrete_fields
+    names = {f.attname for f in fields}
+    objs = []
+    for row in rows:
+        if unknown := row.keys() - names:
+            raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+        objs.append(model(*[row[f.attname] if f.attname in row else f.get_default() for f in fields]))
+    return objs
 
 
 def insert_returning(

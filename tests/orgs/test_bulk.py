@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mailings.models import Send
-from orgs.bulk import instances
+from orgs.bulk import built, instances
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +43,21 @@ def test_instances_read_in_bulk_are_the_ones_the_orm_gives(make_send):
 def test_instances_refuse_what_they_would_read_differently_from_the_orm(queryset):
     with pytest.raises(ValueError):
         instances(queryset())
+
+
+def test_built_instances_are_the_ones_keyword_arguments_give(org):
+    row = {"org_id": org.pk, "channel": "email", "to_address": "ada@example.com", "context": {"n": 1}}
+
+    [fast], slow = built(Send, [row]), Send(**row)
+
+    for field in Send._meta.concrete_fields:
+        got, want = getattr(fast, field.attname), getattr(slow, field.attname)
+        if field.name == "correlation_id":  # a new random one each
+            assert type(got) is type(want) and got != want
+        elif field.name in ("created_at", "updated_at"):  # now, a moment apart
+            assert abs(got - want) < timedelta(seconds=5)
+        else:
+            assert (type(got), got) == (type(want), want), field.name
+    assert fast._state.adding and fast.pk is None
+    with pytest.raises(TypeError, match="no field org"):
+        built(Send, [{"org": org}])
