@@ -89,7 +89,11 @@ def _executions_reset() -> bool:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            cursor.execute("SELECT pg_stat_statements_reset()")
+            # This database's counts only: others on the server (a test run's) keep theirs.
+            cursor.execute(
+                "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
+                " WHERE datname = current_database()), 0)"
+            )
     except DatabaseError:
         return False
     return True

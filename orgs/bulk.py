@@ -7,21 +7,33 @@ C; rows read in bulk come back the same way. It lives at the floor of the layers
 read and write in bulk.
 """
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 import psycopg
-from django.db import connection, models
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.query import ModelIterable
 
 M = TypeVar("M", bound=models.Model)
 
 
+@contextlib.contextmanager
+def _cursor(db: BaseDatabaseWrapper):
+    """A psycopg cursor of Django's connection, after the checks Django's own cursors make first."""
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_no_broken_transaction()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+        yield cursor
+
+
 def execute_arrays(sql: str, columns: Sequence[list]) -> list[tuple]:
     """Run `sql`, whose `%b` placeholders each take one column as an array (binary), and fetch its rows."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with _cursor(connection) as cursor:
         cursor.execute(sql, list(columns))
         return cursor.fetchall() if cursor.description else []
 
@@ -77,35 +89,54 @@ def insert_returning(
     return execute_arrays(sql, columns)
 
 
+# Fields whose values psycopg's binary loaders give exactly as the ORM does (datetimes: the same instants,
+# in zoneinfo's UTC rather than datetime.UTC). Not inet, for one: binary gives an ipaddress object.
+_BINARY_SAFE = {
+    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
+    "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField", "BooleanField",
+    "CharField", "SlugField", "TextField", "UUIDField", "DateTimeField", "DateField", "JSONField",
+    "ForeignKey", "OneToOneField",
+}  # fmt: skip
+
+
+def _read_as_orm(field: models.Field) -> bool:
+    if field.get_internal_type() not in _BINARY_SAFE:
+        return False
+    if isinstance(field, models.JSONField):  # its own conversion is json.loads, which psycopg does too
+        return type(field).from_db_value is models.JSONField.from_db_value and field.decoder is None
+    return not hasattr(field, "from_db_value")
+
+
 def instances(queryset: models.QuerySet[M]) -> list[M]:
-    """The queryset's instances, the same as `list(queryset)`, their rows read in binary.
+    """The queryset's instances, as `list(queryset)` gives them, their rows read in binary.
 
     Django converts each value of each row in Python on its way to a model (time-zone aware datetimes
     above all: its loader for them is written in Python); psycopg parses binary rows in C. A chunk of
-    sends loads about twice as fast. Only for a plain queryset of whole instances, whose fields need no
-    conversion of their own beyond JSON's; elsewhere (SQLite) it is `list(queryset)`.
+    sends loads about twice as fast. Only for a plain queryset of whole instances of plain fields;
+    elsewhere than PostgreSQL (SQLite) it is `list(queryset)`.
     """
     query, model = queryset.query, queryset.model
-    if connection.vendor != "postgresql":
-        return list(queryset)
-    fields = model._meta.concrete_fields
     plain = (
         queryset._iterable_class is ModelIterable
         and not query.select_related
         and not query.annotations
         and not query.deferred_loading[0]
         and not query.extra
+        and not queryset._prefetch_related_lookups
+        and not queryset._known_related_objects
     )
-    converted = [
-        f.name
-        for f in fields
-        if hasattr(f, "from_db_value") and not (isinstance(f, models.JSONField) and f.decoder is None)
-    ]
-    if not plain or converted:
-        raise ValueError(f"instances() reads plain querysets of plain fields only, not {converted or query}")
-    sql, params = query.sql_with_params()
+    fields = model._meta.concrete_fields
+    unlike = [f.name for f in fields if not _read_as_orm(f)]
+    if not plain or unlike:
+        raise ValueError(f"instances() reads plain querysets of plain fields only, not {unlike or query}")
+    db = connections[queryset.db]
+    if db.vendor != "postgresql":
+        return list(queryset)
+    try:
+        sql, params = query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:  # pk__in=[], none(): nothing to ask the database
+        return []
     names = [f.attname for f in fields]
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with _cursor(db) as cursor:
         cursor.execute(sql, params, binary=True)
         return [model.from_db(queryset.db, names, row) for row in cursor]

@@ -38,11 +38,18 @@ def test_instances_read_in_bulk_are_the_ones_the_orm_gives(make_send):
         lambda: Send.objects.select_related("recipient"),
         lambda: Send.objects.only("pk"),
         lambda: Send.objects.values("pk"),
+        lambda: Send.objects.prefetch_related("attempt_errors"),
     ],
 )
 def test_instances_refuse_what_they_would_read_differently_from_the_orm(queryset):
     with pytest.raises(ValueError):
         instances(queryset())
+
+
+def test_instances_of_nothing_ask_the_database_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert instances(Send.objects.filter(pk__in=[])) == []
+        assert instances(Send.objects.none()) == []
 
 
 def test_built_instances_are_the_ones_keyword_arguments_give(org):
