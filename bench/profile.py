@@ -83,6 +83,9 @@ def run(org_id: int, n: int) -> DispatchProfile:
     )
 
 
+_THIS_DATABASE = "(SELECT oid FROM pg_database WHERE datname = current_database())"
+
+
 def _executions_reset() -> bool:
     """Whether the server keeps pg_stat_statements (it must be in shared_preload_libraries); its counts
     start again now if so."""
@@ -90,10 +93,7 @@ def _executions_reset() -> bool:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             # This database's counts only: others on the server (a test run's) keep theirs.
-            cursor.execute(
-                "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
-                " WHERE datname = current_database()), 0)"
-            )
+            cursor.execute(f"SELECT pg_stat_statements_reset(0, {_THIS_DATABASE}, 0)")
     except DatabaseError:
         return False
     return True
@@ -103,7 +103,7 @@ def _executions(sends: int, top: int = 5) -> list[tuple[float, str]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT total_exec_time, query FROM pg_stat_statements"
-            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            f" WHERE dbid = {_THIS_DATABASE}"
             " AND query NOT LIKE '%%pg_stat_statements%%'"
             " ORDER BY total_exec_time DESC LIMIT %s",
             [top],

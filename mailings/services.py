@@ -209,7 +209,7 @@ def _claim(send_ids: list[int]) -> tuple[uuid.UUID, list[Send]]:
 def _attach_shared(sends: list[Send], relation: str) -> None:
     field = Send._meta.get_field(relation)
     ids = {getattr(send, field.attname) for send in sends} - {None}
-    loaded = {row.pk: row for row in instances(field.related_model.objects.filter(pk__in=ids))} if ids else {}
+    loaded = {row.pk: row for row in instances(field.related_model.objects.filter(pk__in=ids))}
     for send in sends:
         field.set_cached_value(send, loaded.get(getattr(send, field.attname)))
 
