@@ -70,7 +70,7 @@ def main() -> int:
 
     django.setup()
     signal.signal(signal.SIGTERM, _stop_on_signal)
-    from .run import run
+    from bench.run import run
 
     return run(plan, say)
 

@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template import Context, Engine
 
-from mailings.delivery import Connections, deliver
-from mailings.models import Mailing, Send
+from bench import workload
+from bench.system import BACKEND, VAR
+from dispatch.channels import Connections, deliver
+from mailings.models import Mailing
 from mailings.rendering import render_mailing, template_data
 from recipients.models import Recipient
-
-from . import workload
-from .system import BACKEND, VAR
+from sends.models import Send
 
 
 @contextmanager

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import requests
 
-from . import workload
-from .system import Web
-from .tenant import Tenant
+from bench import workload
+from bench.system import Web
+from bench.tenant import Tenant
 
 BATCH = 1000
 

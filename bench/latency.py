@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import requests
 
-from mailings.models import Send
-
-from . import workload
-from .system import Web, wait_until
-from .tenant import Tenant
+from bench import workload
+from bench.system import Web, wait_until
+from bench.tenant import Tenant
+from sends.models import Send
 
 
 @dataclass

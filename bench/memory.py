@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from .system import Service
+from bench.system import Service
 
 MB = 1024 * 1024
 

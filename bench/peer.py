@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from . import system, workload
+from bench import system, workload
 
 PROFILES = {
     # The "fastest configuration": batches of 1,000 (peer_settings), 2 sending processes.

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, connection, transaction
 
-from mailings.models import Send
-from mailings.services import sends_dispatch
-
-from . import workload
-from .system import VAR
-from .tenant import Tenant
+from bench import workload
+from bench.system import VAR
+from bench.tenant import Tenant
+from dispatch.chunk import sends_dispatch
+from sends.models import Send
 
 CHUNK = 100
 
@@ -112,18 +111,24 @@ def _executions(sends: int, top: int = 5) -> list[tuple[float, str]]:
 
 
 # The parts of dispatch timed on their own (CPU time, without cProfile's overhead, which inflates Python
-# calls against C): module and function names as services.py calls them.
-PARTS = (
-    "_claim", "render_mailing", "deliver", "_record_outcomes", "_suppressed", "_attachments_by_trigger",
-    "webhook_subscriptions_load",
-)  # fmt: skip
+# calls against C): each name in the dispatch module that calls it.
+PARTS = {
+    "sends_claim": "chunk", "attachments_by_trigger": "chunk", "suppressed_among": "chunk",
+    "webhook_subscriptions_load": "chunk", "render_mailing": "attempt", "deliver": "attempt",
+    "outcomes_record": "record",
+}  # fmt: skip
 
 
 def _parts(org_id: int, n: int) -> dict[str, float]:
-    from mailings import journal, services
+    import importlib
 
+    from dispatch import journal
+
+    modules = {name: importlib.import_module(f"dispatch.{module}") for name, module in PARTS.items()}
     spent = dict.fromkeys([*PARTS, "journal_write"], 0.0)
-    originals = {name: getattr(services, name) for name in PARTS} | {"journal_write": journal.journal_write}
+    originals = {name: getattr(modules[name], name) for name in PARTS} | {
+        "journal_write": journal.journal_write
+    }
 
     def timed(name: str, function):
         def run(*args, **kwargs):
@@ -136,7 +141,7 @@ def _parts(org_id: int, n: int) -> dict[str, float]:
         return run
 
     for name in PARTS:
-        setattr(services, name, timed(name, originals[name]))
+        setattr(modules[name], name, timed(name, originals[name]))
     journal.journal_write = timed("journal_write", journal.journal_write)
     try:
         chunks = _queued(org_id, n)
@@ -146,7 +151,7 @@ def _parts(org_id: int, n: int) -> dict[str, float]:
         cpu = time.process_time() - cpu
     finally:
         for name in PARTS:
-            setattr(services, name, originals[name])
+            setattr(modules[name], name, originals[name])
         journal.journal_write = originals["journal_write"]
     sent = sum(len(c) for c in chunks)
     if not sent:

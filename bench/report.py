@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 
 import psutil
 
-from . import latency, system
-from .system import ROOT
+from bench import latency, system
+from bench.system import ROOT
 
 
 @dataclass

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
-from . import floor, intake, latency, peer, profile, sendlog, system, throughput
-from .report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
-from .targets import (
+from bench import floor, intake, latency, peer, profile, sendlog, system, throughput
+from bench.report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
+from bench.targets import (
     INTAKE_BATCH_MEDIAN,
     SEEN_FLOOR,
     intake_rows,
@@ -21,7 +21,7 @@ from .targets import (
     throughput_details,
     throughput_rows,
 )
-from .tenant import sends_reset, tenant_create
+from bench.tenant import sends_reset, tenant_create
 
 
 class Run:

@@ -27,12 +27,12 @@ from django.db import connections
 from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 
+from bench import system
 from campaigns.models import Campaign
 from config.pagination import StrictLimitOffsetPagination
-from mailings.models import DeliveryEvent, Mailing, Send
+from mailings.models import Mailing
 from orgs.models import Org
-
-from . import system
+from sends.models import DeliveryEvent, Send
 
 ALIAS = "sendlog"
 ORGS = 20
@@ -111,8 +111,8 @@ def ensure(rows: int) -> tuple[bool, float]:
     _in_parallel([lambda lo=lo, hi=hi: _insert_sends(lo, hi, rows) for lo, hi in halves])
     _in_parallel([lambda part=part: _create(part) for part in (dropped[0::2], dropped[1::2])])
     with _connect() as conn:
-        conn.execute("SELECT setval(pg_get_serial_sequence('mailings_send', 'id'), %s)", [rows])
-        conn.execute("VACUUM (ANALYZE) mailings_send")
+        conn.execute("SELECT setval(pg_get_serial_sequence('sends_send', 'id'), %s)", [rows])
+        conn.execute("VACUUM (ANALYZE) sends_send")
         conn.execute("ANALYZE")
         conn.execute(
             "CREATE TABLE bench_sendlog (rows bigint, spec text, generated_at timestamptz DEFAULT now())"
@@ -175,7 +175,7 @@ def _insert_sends(lo: int, hi: int, rows: int) -> None:
             last = min(first + step - 1, hi)
             conn.execute(
                 f"""
-                INSERT INTO mailings_send
+                INSERT INTO sends_send
                     (id, correlation_id, status, channel, to_address, locale, from_email, context, metadata,
                      subject, text, html, scheduled_at, expires_at, queued_at, claimed_at, claim_token,
                      sent_at, attempts, provider_message_id, last_error, possibly_duplicated, test,
@@ -245,7 +245,7 @@ def _in_parallel(jobs: list) -> None:
 
 
 # The querysets, as the API's send list (mailings.api.SendViewSet) and the tracking webhook
-# (mailings.events) build them.
+# (provider_events.tracking) build them.
 def _api_list(org_id: int):
     return (
         Send.objects.using(ALIAS)
@@ -350,5 +350,5 @@ def run(rows: int, *, lookups: int = 200) -> SendlogResult:
         ),
     ]
     with _connect() as conn:
-        size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('mailings_send'))").fetchone()[0]
+        size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('sends_send'))").fetchone()[0]
     return SendlogResult(rows, generated, generate_seconds, queries, size)

@@ -1,8 +1,8 @@
 """The issue's targets, and the rows that set each figure beside its reference and its target."""
 
-from . import intake, latency, sendlog, throughput
-from .report import Row, mb, ms, per_second
-from .throughput import ThroughputResult
+from bench import intake, latency, sendlog, throughput
+from bench.report import Row, mb, ms, per_second
+from bench.throughput import ThroughputResult
 
 # The issue's figures: what was seen on this kind of machine, and the targets.
 SEEN_FLOOR = 3500

@@ -2,11 +2,10 @@
 
 from dataclasses import dataclass
 
+from bench import workload
 from campaigns.models import Campaign
 from mailings.models import Mailing
 from orgs.services import org_create
-
-from . import workload
 
 
 @dataclass(frozen=True)
@@ -35,9 +34,8 @@ def sends_reset() -> None:
     """Empty the send log, triggers and recipients between measurements, so each starts alike."""
     from django.db import connection
 
-    from campaigns.models import Trigger
-    from mailings.models import DeliveryEvent, Send
     from recipients.models import Recipient
+    from sends.models import DeliveryEvent, Send, Trigger
 
     tables = ", ".join(m._meta.db_table for m in (DeliveryEvent, Send, Trigger, Recipient))
     with connection.cursor() as cursor:

@@ -15,12 +15,11 @@ import requests
 from django.db import connection
 from django.db.models import Count, Max, Min
 
-from mailings.models import Send
-
-from . import workload
-from .memory import RssSampler
-from .system import Web, Worker
-from .tenant import Tenant
+from bench import workload
+from bench.memory import RssSampler
+from bench.system import Web, Worker
+from bench.tenant import Tenant
+from sends.models import Send
 
 BATCH = 1000
 CLIENTS = 2

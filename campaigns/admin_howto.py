@@ -2,12 +2,14 @@
 
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .models import Campaign
+from campaigns.models import Campaign
 
 TOKEN = "$HERALD_TOKEN"
 ACCESS_TOKEN = "$ACCESS_TOKEN"
+JSON = {"Content-Type": "application/json"}
 SAMPLE = {"email": "ada@example.com", "phone": "+4915112345678", "first_name": "Ada", "last_name": "Lovelace"}
 
 
@@ -40,69 +42,32 @@ def _pairs(parts: list[str]) -> list[str]:
     return lines + [f"{rest[i]} {rest[i + 1]}" for i in range(0, len(rest), 2)]
 
 
+ExampleBuilder = Callable[[Campaign, str], list[Example]]
+_builders: list[ExampleBuilder] = []
+
+
+def examples_register(builder: ExampleBuilder) -> ExampleBuilder:
+    """Add the examples of an API that speaks to campaigns; the dialects register theirs when they load."""
+    _builders.append(builder)
+    return builder
+
+
+def sample_context(campaign: Campaign) -> dict:
+    mailing = campaign.email_mailing or campaign.sms_mailing
+    return mailing.sample_context if mailing and isinstance(mailing.sample_context, dict) else {}
+
+
 def campaign_examples(campaign: Campaign, *, base_url: str) -> list[Example]:
     """How an application triggers this campaign, in each API Herald speaks (docs/dialects.md)."""
-    mailing = campaign.email_mailing or campaign.sms_mailing
-    context = mailing.sample_context if mailing and isinstance(mailing.sample_context, dict) else {}
-    has_sms = campaign.sms_mailing_id is not None
-    recipient = {"email": SAMPLE["email"], **({"phone": SAMPLE["phone"]} if has_sms else {}),
+    recipient = {"email": SAMPLE["email"], **({"phone": SAMPLE["phone"]} if campaign.sms_mailing_id else {}),
                  "first_name": SAMPLE["first_name"]}  # fmt: skip
-    json_headers = {"Content-Type": "application/json"}
-    by = "email" if campaign.email_mailing_id else "phone"
-    matching = {"matching": by, by: SAMPLE[by]}
-    org = campaign.org_id
-    examples = [
-        Example(
-            "Herald's own API", "POST", f"{base_url}/api/v1/campaigns/{campaign.key}/trigger/",
-            {"Authorization": f"Bearer {TOKEN}", **json_headers, "Idempotency-Key": "order-A-1001"},
-            {"recipients": [recipient], "context": context},
-            "Idempotency-Key is optional: a retry with the same key sends nothing twice.",
-        ),
-        Example(
-            "Message Central 3.7", "PUT", f"{base_url}/v3.7/mailing/trigger?orgid={org}&mid={campaign.pk}",
-            {"Authorization": f"Bearer {TOKEN}", **json_headers},
-            [{"email": SAMPLE["email"], **({"mobile": SAMPLE["phone"]} if has_sms else {}),
-              "firstname": SAMPLE["first_name"], "context": context}],
-            f"orgid is this org's id, mid this campaign's id ({campaign.pk}).",
-        ),
-        Example(
-            "parcelLab", "POST", f"{base_url}/v2/trigger-message",
-            {"user": str(org), "token": TOKEN, **json_headers},
-            {"message": campaign.key, "channel": "email" if campaign.email_mailing_id else "SMS",
-             "to": [{"address": SAMPLE["email"] if campaign.email_mailing_id else SAMPLE["phone"],
-                     "name": f"{SAMPLE['first_name']} {SAMPLE['last_name']}"}],
-             "placeholders": [{"name": k, "value": v} for k, v in context.items()
-                              if isinstance(v, str | int | float | bool)]},
-            f"The message key is this campaign's key, {campaign.key}; user is this org's id.",
-        ),
-        Example(
-            "Marketing Cloud: 1. an access token", "POST", f"{base_url}/v2/token", json_headers,
-            {"grant_type": "client_credentials", "client_id": str(org), "client_secret": TOKEN},
-            "Answers access_token, valid for 18 minutes: set ACCESS_TOKEN to it for the next call.",
-        ),
-        Example(
-            "Marketing Cloud: 2. the send", "POST",
-            f"{base_url}/messaging/v1/messageDefinitionSends/{campaign.object_id}/send",
-            {"Authorization": f"Bearer {ACCESS_TOKEN}", **json_headers},
-            {"To": {"Address": SAMPLE["email"], "SubscriberKey": SAMPLE["email"],
-                    "ContactAttributes": {"SubscriberAttributes": context}}},
-            f"The definition's GUID is this campaign's object_id; key:{campaign.key} names it too. "
-            "Marketing Cloud sends the email mailing.",
-        ),
-        Example(
-            "Trigger launch v1.1", "POST", f"{base_url}/api/v1.1/campaigns/triggers/start/", json_headers,
-            {"token": TOKEN, "id": campaign.pk, **matching, "content": context},
-            "Finds existing recipients only (matching: email, phone, profile_id, custom, custom_request).",
-        ),
-        Example(
-            "Trigger launch v1.0 link", "GET", f"{base_url}/trg/{campaign.link_id}/{SAMPLE['email']}",
-            note="The link is the credential: whoever has it triggers this campaign. The last segment is the "
-            "recipient's email address, or its md5 or xxh64. Keep it out of places that prefetch URLs.",
-        ),
-    ]  # fmt: skip
-    if not campaign.email_mailing_id:
-        examples = [e for e in examples if not e.title.startswith("Marketing Cloud")]  # email only
-    return examples
+    native = Example(
+        "Herald's own API", "POST", f"{base_url}/api/v1/campaigns/{campaign.key}/trigger/",
+        {"Authorization": f"Bearer {TOKEN}", **JSON, "Idempotency-Key": "order-A-1001"},
+        {"recipients": [recipient], "context": sample_context(campaign)},
+        "Idempotency-Key is optional: a retry with the same key sends nothing twice.",
+    )  # fmt: skip
+    return [native, *(example for builder in _builders for example in builder(campaign, base_url))]
 
 
 class HowToCallMixin:

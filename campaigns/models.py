@@ -5,12 +5,19 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from mailings.models import CampaignKind, Channel, Mailing
-from orgs.models import ApiToken, Org
+from mailings.models import Channel, Mailing
+from orgs.models import Org
 
 
 def new_link_id() -> str:
     return secrets.token_hex(24)
+
+
+class CampaignKind(models.TextChoices):
+    """Marketing mail carries one-click unsubscribe links and heeds unsubscribes; transactional does not."""
+
+    TRANSACTIONAL = "transactional", "Transactional"
+    MARKETING = "marketing", "Marketing"
 
 
 class Campaign(models.Model):
@@ -64,38 +71,3 @@ class Campaign(models.Model):
     @property
     def channels(self) -> list[str]:
         return [c for c in (Channel.EMAIL, Channel.SMS) if self.mailing_for(c) is not None]
-
-
-class Trigger(models.Model):
-    """One accepted trigger request: what was asked, by whom; its sends are the send log rows."""
-
-    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="triggers")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="triggers")
-    token = models.ForeignKey(ApiToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    source = models.CharField(max_length=32, default="api", help_text="api, admin, or the vendor dialect.")
-    reference = models.CharField(
-        max_length=200, blank=True, default="", help_text="The caller's own id for this request."
-    )
-    context = models.JSONField(null=True, blank=True)
-    attachments = models.JSONField(default=list, blank=True)
-    channel = models.CharField(max_length=8, choices=Channel.choices, blank=True, default="")
-    locale = models.CharField(max_length=35, blank=True, default="")
-    send_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
-    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
-    send_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["org", "idempotency_key"],
-                condition=models.Q(idempotency_key__isnull=False),
-                name="trigger_idempotency_key_per_org",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"trigger {self.pk} of {self.campaign_id}"

@@ -1,9 +1,8 @@
 from rest_framework import serializers
 
+from campaigns.models import Campaign
 from mailings.models import Channel, Mailing
 from orgs.api import StrictModelSerializer
-
-from .models import Campaign
 
 
 class OrgMailingField(serializers.PrimaryKeyRelatedField):

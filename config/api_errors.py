@@ -9,11 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from orgs.errors import HeraldError, Problem
-
-
-def error_body(code: str, message: str, problems: list[Problem] | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "problems": [p.as_dict() for p in problems or []]}}
+from core.errors import HeraldError, Problem, error_body
 
 
 def flatten(detail, prefix: str = "") -> list[Problem]:

@@ -34,7 +34,7 @@ def _use_django_logging(**kwargs) -> None:
 @signals.task_postrun.connect
 def _flush_metrics(**kwargs) -> None:
     # A task's counts (each send's outcome) go to the shared totals in one round trip, after the task.
-    from mailings import metrics
+    from core import metrics
 
     metrics.flush()
 

@@ -1,9 +1,7 @@
 from django.http import HttpResponseBadRequest, JsonResponse
 
-from campaigns.dialects.common import DialectView, oversized_body
-from orgs.errors import Problem
-
-from .api_errors import error_body
+from core.errors import Problem, error_body
+from dialects.common import DialectView, oversized_body
 
 NUL = "\x00"
 

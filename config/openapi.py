@@ -3,7 +3,7 @@ components the vendor dialects share."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
-from campaigns.dialects import schemas as dialects
+from dialects import openapi as dialects
 
 NATIVE_PREFIX = "/api/v1/"
 

@@ -39,10 +39,18 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "anymail",
+    # Herald's own, from the ground up (docs/architecture.md): each imports only those above it here.
+    "core",
     "orgs",
     "recipients",
     "mailings",
     "campaigns",
+    "sends",
+    "suppressions",
+    "outbound_webhooks",
+    "dispatch",
+    "provider_events",
+    "dialects",
     "privacy",
 ]
 
@@ -140,7 +148,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "CampaignStatusEnum": "campaigns.models.Campaign.Status",
-        "SendStatusEnum": "mailings.models.Send.Status",
+        "SendStatusEnum": "sends.models.Send.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -150,12 +158,12 @@ SPECTACULAR_SETTINGS = {
 
 # Email: the outbox folder by default (one .eml per message); any Anymail backend in production, e.g.
 # EMAIL_BACKEND=anymail.backends.postmark.EmailBackend with ANYMAIL_POSTMARK_SERVER_TOKEN set.
-EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "mailings.backends.OutboxEmailBackend")
-SMS_BACKEND = os.getenv("SMS_BACKEND", "mailings.sms.OutboxSMSBackend")
+EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "dispatch.outbox.OutboxEmailBackend")
+SMS_BACKEND = os.getenv("SMS_BACKEND", "dispatch.sms.OutboxSMSBackend")
 # Phone numbers without a country code are read as this region's (ISO 3166 code, e.g. DE); empty: every
 # number must be international (+49…). Numbers are stored in E.164 either way.
 HERALD_PHONE_REGION = os.getenv("HERALD_PHONE_REGION", "").upper()
-# The Twilio SMS backend (SMS_BACKEND=mailings.twilio.TwilioSMSBackend) and its delivery-status callback.
+# The Twilio SMS backend (SMS_BACKEND=dispatch.twilio.TwilioSMSBackend) and its delivery-status callback.
 TWILIO_ACCOUNT_SID = os.getenv("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.getenv("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM = os.getenv("TWILIO_FROM", "")  # a number in E.164, or an alphanumeric sender id
@@ -183,6 +191,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Broadcasts (celery inspect, control) go through this folder; Kombu's default is ./control.
+        "control_folder": str(_broker_dir / "control"),
     }
 else:
     # Longer than any lease or retry delay below, so Redis never re-delivers a task a worker still runs.
@@ -215,11 +225,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HERALD_RETENTION_INTERVAL = float(os.getenv("HERALD_RETENTION_INTERVAL", "3600"))
 CELERY_BEAT_SCHEDULE = {
     "sweep-sends": {
-        "task": "mailings.tasks.sweep_sends",
+        "task": "dispatch.tasks.sweep_sends",
         "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
     },
     "sweep-webhooks": {
-        "task": "mailings.tasks.sweep_webhooks",
+        "task": "outbound_webhooks.tasks.sweep_webhooks",
         "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
     },
     "purge-idempotent-requests": {"task": "orgs.tasks.purge_idempotent_requests", "schedule": 3600.0},

@@ -3,18 +3,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from campaigns.api import CampaignViewSet, TriggerViewSet
-from mailings.api import MailingViewSet, SendViewSet
-from mailings.metrics import metrics_view
-from mailings.sms_twilio import twilio_status_callback
-from mailings.views import unsubscribe
-from mailings.webhooks_api import WebhookEndpointViewSet
+from config import openapi  # noqa: F401  (registers the API token scheme with the schema generator)
+from config.health import HealthView
+from config.metrics import metrics_view
+from intake.api import CampaignViewSet
+from mailings.api import MailingViewSet
 from orgs.audit_api import AuditEntryViewSet
+from outbound_webhooks.api import WebhookEndpointViewSet
 from privacy.api import ErasableRecipientViewSet
-from recipients.api import SuppressionViewSet
-
-from . import openapi  # noqa: F401  (registers the API token scheme with the schema generator)
-from .health import HealthView
+from provider_events.twilio import twilio_status_callback
+from provider_events.unsubscribe import unsubscribe
+from sends.api import SendViewSet, TriggerViewSet
+from suppressions.api import SuppressionViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -38,7 +38,7 @@ urlpatterns = [
     path("u/<str:token>", unsubscribe, name="unsubscribe"),
     path("sms/twilio/status/", twilio_status_callback, name="twilio-status"),
     path("metrics", metrics_view, name="metrics"),
-    path("", include("campaigns.dialects.urls")),
+    path("", include("dialects.urls")),
 ]
 
 handler404 = "config.views.not_found"

@@ -13,9 +13,15 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from .models import Channel, Mailing
-from .rendering import RenderError, check_translations, render_mailing, template_data, template_problems
-from .sms import sms_length
+from mailings.models import Channel, Mailing
+from mailings.rendering import (
+    RenderError,
+    check_translations,
+    render_mailing,
+    template_data,
+    template_problems,
+)
+from mailings.sms_length import sms_length
 
 # Who a preview is addressed to: the fields a real recipient has, filled in.
 SAMPLE_RECIPIENT = {
@@ -130,7 +136,7 @@ class LivePreviewMixin:
 
     @admin.display(description="Preview")
     def preview(self, mailing: Mailing) -> str:
-        test_url = reverse("admin:mailings_mailing_test_send", args=[mailing.pk]) if mailing.pk else ""
+        test_url = reverse("admin:sends_send_test", args=[mailing.pk]) if mailing.pk else ""
         return render_to_string(
             "admin/mailings/preview.html",
             {"preview": mailing_preview(mailing=mailing), "test_url": test_url,

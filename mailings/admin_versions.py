@@ -7,8 +7,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from .models import Mailing
-from .versions import mailing_version_record, mailing_version_restore, version_diff
+from mailings.models import Mailing
+from mailings.versions import mailing_version_record, mailing_version_restore, version_diff
 
 
 class VersionsMixin:

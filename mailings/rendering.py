@@ -11,7 +11,7 @@ import jsonschema
 from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
 
-from .models import Mailing
+from mailings.models import Mailing
 
 
 class SandboxEngine(Engine):

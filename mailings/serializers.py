@@ -1,9 +1,8 @@
 from rest_framework import serializers
 
+from mailings.models import Mailing
+from mailings.rendering import check_context_schema, check_templates, check_translations
 from orgs.api import StrictModelSerializer
-
-from .models import DeliveryEvent, Mailing, Send
-from .rendering import check_context_schema, check_templates, check_translations
 
 
 class MailingSerializer(StrictModelSerializer):
@@ -40,40 +39,3 @@ class MailingSerializer(StrictModelSerializer):
                 {"channel": ["A campaign sends this mailing; keep its channel."]}
             )
         return attrs
-
-
-class DeliveryEventSerializer(serializers.ModelSerializer):
-    type = serializers.CharField(source="event_type")
-
-    class Meta:
-        model = DeliveryEvent
-        fields = ["type", "occurred_at", "esp_name", "description", "mta_response"]
-        read_only_fields = fields
-
-
-class SendSerializer(serializers.ModelSerializer):
-    trigger = serializers.PrimaryKeyRelatedField(read_only=True)
-    events = DeliveryEventSerializer(many=True, read_only=True)
-    campaign = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    attachments = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Send
-        fields = [
-            "id", "correlation_id", "status", "channel", "to_address", "trigger", "campaign", "mailing",
-            "recipient", "retriggered_from", "locale", "subject", "text", "html", "context", "metadata",
-            "attachments", "scheduled_at", "expires_at", "sent_at", "attempts", "provider_message_id",
-            "last_error", "possibly_duplicated", "test", "events", "purged_at", "created_at", "updated_at",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-    def get_attachments(self, send: Send) -> list[dict]:
-        items = send.trigger.attachments if send.trigger_id else []
-        return [{"filename": a["filename"], "content_type": a["content_type"]} for a in items or []]
-
-
-class SendSummarySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Send
-        fields = ["id", "correlation_id", "recipient", "status", "test"]
-        read_only_fields = fields

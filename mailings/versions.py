@@ -6,10 +6,9 @@ import json
 from django.db import transaction
 from django.db.models import F
 
+from mailings.models import Mailing, MailingVersion
 from orgs.models import AuditEntry
 from orgs.services import audit_record
-
-from .models import Mailing, MailingVersion
 
 VERSIONED_FIELDS = [
     "name", "channel", "from_email", "reply_to", "subject", "text", "html", "default_locale", "translations",

@@ -1,10 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
 
-from .admin_scoping import OrgScopedAdmin
-from .admin_staff import OrgMembershipInline
-from .models import ApiToken, Org
-from .services import org_create, token_create, token_revoke
+from orgs.admin_scoping import OrgScopedAdmin
+from orgs.admin_staff import OrgMembershipInline
+from orgs.models import ApiToken, Org
+from orgs.services import org_create, token_create, token_revoke
 
 
 class ApiTokenInline(admin.TabularInline):

@@ -14,7 +14,7 @@ from django.contrib.auth import get_permission_codename
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
-from .roles import orgs_where
+from orgs.roles import orgs_where
 
 STANDARD_ACTIONS = ("view", "add", "change", "delete")
 

@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from .admin_scoping import OrgScopedAdmin
-from .models import AuditEntry, Membership
+from orgs.admin_scoping import OrgScopedAdmin
+from orgs.models import AuditEntry, Membership
 
 
 class OrgMembershipInline(admin.TabularInline):

@@ -1,8 +1,8 @@
 from django.db import models
 from rest_framework import serializers, viewsets
 
-from .idempotency import IdempotentWritesMixin
-from .models import Org
+from orgs.idempotency import IdempotentWritesMixin
+from orgs.models import Org
 
 
 class OrgScopedViewSet(IdempotentWritesMixin, viewsets.ModelViewSet):

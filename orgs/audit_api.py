@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
-from .models import AuditEntry
+from orgs.models import AuditEntry
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions, permissions
 
-from .models import ApiToken, Org
-from .services import token_authenticate
+from orgs.models import ApiToken, Org
+from orgs.services import token_authenticate
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,8 @@ from django.db import IntegrityError, transaction
 from rest_framework import status
 from rest_framework.response import Response
 
-from config.api_errors import error_body
-
-from .errors import Conflict, Invalid, Problem
-from .models import IdempotentRequest
+from core.errors import Conflict, Invalid, Problem, error_body
+from orgs.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

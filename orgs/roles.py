@@ -6,7 +6,7 @@ below, each in its own org only. Superusers (the operators) may do everything ev
 
 from django.contrib.auth.backends import BaseBackend
 
-from .models import Membership
+from orgs.models import Membership
 
 Role = Membership.Role
 
@@ -19,11 +19,11 @@ _MARKETER = {
 _SUPPORT = {
     "mailings.mailing": "view",  # what a recipient was sent; changing it is the marketers' job
     "campaigns.campaign": "view",
-    "campaigns.trigger": "view",
-    "mailings.send": "view",  # viewing the send log is what re-triggering needs
-    "mailings.deliveryevent": "view",
+    "sends.trigger": "view",
+    "sends.send": "view",  # viewing the send log is what re-triggering needs
+    "sends.deliveryevent": "view",
     "recipients.recipient": ALL,
-    "recipients.suppression": "view add delete",  # deleting a suppression lifts it
+    "suppressions.suppression": "view add delete",  # deleting a suppression lifts it
 }
 _ADMIN = {
     **_MARKETER,
@@ -33,9 +33,9 @@ _ADMIN = {
     "orgs.org": "view",  # its name and rate limit are the operator's
     "orgs.apitoken": "view add change",  # tokens are revoked, not deleted: the record stays
     "orgs.auditentry": "view",
-    "mailings.webhookendpoint": ALL,
-    "mailings.webhookdelivery": "view change",  # changing a delivery is replaying it
-    "mailings.webhookattempt": "view",
+    "outbound_webhooks.webhookendpoint": ALL,
+    "outbound_webhooks.webhookdelivery": "view change",  # changing a delivery is replaying it
+    "outbound_webhooks.webhookattempt": "view",
 }
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from .models import ApiToken, AuditEntry, IdempotentRequest, Org, hash_token
+from orgs.models import ApiToken, AuditEntry, IdempotentRequest, Org, hash_token
 
 Action = AuditEntry.Action
 

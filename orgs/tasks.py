@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .services import idempotent_requests_purge
+from orgs.services import idempotent_requests_purge
 
 
 @shared_task(ignore_result=True)

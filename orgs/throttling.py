@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
-from .auth import ApiClient
+from orgs.auth import ApiClient
 
 logger = logging.getLogger(__name__)
 

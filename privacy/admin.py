@@ -2,10 +2,9 @@
 
 from django.contrib import admin, messages
 
+from privacy.services import recipient_erase
 from recipients.admin import RecipientAdmin
 from recipients.models import Recipient
-
-from .services import recipient_erase
 
 
 @admin.action(description="Erase personal data (cannot be undone)", permissions=["delete"])

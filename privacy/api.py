@@ -2,10 +2,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from orgs.errors import Invalid, Problem
+from core.errors import Invalid, Problem
+from privacy.services import recipient_erase
 from recipients.api import RecipientViewSet
-
-from .services import recipient_erase
 
 
 class ErasureSerializer(serializers.Serializer):

@@ -19,11 +19,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import Trigger
-from mailings.models import DeliveryEvent, Send, WebhookAttempt, WebhookDelivery
 from orgs.models import AuditEntry, IdempotentRequest, Org
 from orgs.services import audit_record
-from recipients.models import Recipient, Suppression, address_hash
+from outbound_webhooks.models import WebhookAttempt, WebhookDelivery
+from recipients.models import Recipient
+from sends.models import DeliveryEvent, Send, Trigger
+from suppressions.models import Suppression, address_hash
 
 logger = logging.getLogger(__name__)
 Status = Send.Status
@@ -138,7 +139,7 @@ def recipient_erase(*, recipient: Recipient, actor: Any = None) -> Erasure:
         addresses.discard("")
         erasure = Erasure(recipient_id=recipient.pk, sends=len(send_ids))
 
-        # A worker holding one of these loses its claim: it records nothing back (mailings.services._record).
+        # A worker holding one of these loses its claim: it records nothing back (dispatch.record).
         Send.objects.filter(pk__in=send_ids, status__in=UNFINISHED).update(
             status=Status.SUPPRESSED, claim_token=None, updated_at=now
         )

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .services import sends_purge_expired
+from privacy.services import sends_purge_expired
 
 
 @shared_task(ignore_result=True)

@@ -2,8 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from orgs.admin_scoping import OrgScopedAdmin
-
-from .models import Recipient, clean_phone, normalize_email
+from recipients.models import Recipient, clean_phone, normalize_email
 
 
 class RecipientAdminForm(forms.ModelForm):

@@ -8,7 +8,7 @@ from anymail.exceptions import AnymailAPIError
 from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 
-from mailings.sms_twilio import TwilioSMSBackend
+from dispatch.twilio import TwilioSMSBackend
 
 # Each entry answers one message: an exception to raise, or None for "accepted".
 script: list[Exception | None] = []

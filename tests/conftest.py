@@ -4,9 +4,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
-from mailings import sms
-from mailings.models import Send
+from dispatch import sms
 from orgs.services import token_create
+from sends.models import Send
 from tests import backends
 from tests.factories import CampaignFactory, OrgFactory, RecipientFactory
 
@@ -19,7 +19,7 @@ def _fresh_rate_limits():
 @pytest.fixture(autouse=True)
 def _test_providers(settings, tmp_path):
     settings.EMAIL_BACKEND = "tests.backends.ScriptedBackend"
-    settings.SMS_BACKEND = "mailings.sms.LocMemSMSBackend"
+    settings.SMS_BACKEND = "dispatch.sms.LocMemSMSBackend"
     settings.HERALD_OUTBOX_DIR = tmp_path / "outbox"
     backends.script.clear()
     backends.twilio_script.clear()

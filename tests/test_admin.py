@@ -9,11 +9,12 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, Trigger
-from mailings.models import Mailing, Send
+from campaigns.models import Campaign
+from mailings.models import Mailing
 from orgs.models import ApiToken, Org, hash_token
 from orgs.services import token_authenticate, token_create
 from recipients.models import Recipient
+from sends.models import Send, Trigger
 from tests.factories import CampaignFactory, MailingFactory, OrgFactory, RecipientFactory, SmsMailingFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,16 +53,16 @@ def one_of_each(org, campaign, recipient, make_send) -> dict:
         "recipients_recipient": recipient,
         "mailings_mailing": campaign.email_mailing,
         "campaigns_campaign": campaign,
-        "mailings_send": make_send(trigger=trigger, recipient=recipient),
-        "campaigns_trigger": trigger,
+        "sends_send": make_send(trigger=trigger, recipient=recipient),
+        "sends_trigger": trigger,
     }
 
 
 ALL_MODELS = [
     "orgs_org", "orgs_apitoken", "recipients_recipient", "mailings_mailing", "campaigns_campaign",
-    "mailings_send", "campaigns_trigger",
+    "sends_send", "sends_trigger",
 ]  # fmt: skip
-RECORDS = ["mailings_send", "campaigns_trigger"]  # written by the pipeline, only viewed here
+RECORDS = ["sends_send", "sends_trigger"]  # written by the pipeline, only viewed here
 
 
 @pytest.mark.parametrize("model", ALL_MODELS)
@@ -225,7 +226,7 @@ def test_the_mailing_page_previews_it_rendered_from_its_sample_context(admin_cli
     iframe = re.search(r"<iframe[^>]*>", content).group(0)
     assert 'sandbox=""' in iframe
     assert 'srcdoc="&lt;p&gt;Hello Ada, order &lt;b&gt;42&lt;/b&gt; is confirmed.&lt;/p&gt;"' in iframe
-    assert url("mailings_mailing_test_send", mailing.pk) in content
+    assert url("sends_send_test", mailing.pk) in content
 
 
 def test_the_preview_runs_none_of_the_mailings_markup_in_the_admin_page(admin_client, org):
@@ -321,12 +322,12 @@ def test_an_invalid_context_schema_is_refused(admin_client, org):
 
 
 def test_the_test_send_page_queues_a_send_to_the_given_address(admin_client, mailing):
-    page = url("mailings_mailing_test_send", mailing.pk)
+    page = url("sends_send_test", mailing.pk)
     assert admin_client.get(page).status_code == 200
     response = admin_client.post(page, {"address": "qa@example.com"})
     send = Send.objects.get()
     assert response.status_code == 302
-    assert response.url == url("mailings_send_change", send.pk)
+    assert response.url == url("sends_send_change", send.pk)
     assert send.status == Status.QUEUED
     assert send.metadata == {"test_send": True}
     assert send.to_address == "qa@example.com"
@@ -339,7 +340,7 @@ def test_a_test_send_is_delivered_through_the_pipeline(
     admin_client, mailing, eager_tasks, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(url("mailings_mailing_test_send", mailing.pk), {"address": "qa@example.com"})
+        admin_client.post(url("sends_send_test", mailing.pk), {"address": "qa@example.com"})
     send = Send.objects.get()
     assert send.status == Status.SENT
     [message] = mail.outbox
@@ -353,7 +354,7 @@ def test_a_test_send_is_delivered_through_the_pipeline(
 )
 def test_a_test_send_to_no_address_of_the_channel_is_refused(admin_client, org, make_mailing, address):
     mailing = make_mailing(org=org)
-    response = admin_client.post(url("mailings_mailing_test_send", mailing.pk), {"address": address})
+    response = admin_client.post(url("sends_send_test", mailing.pk), {"address": address})
     assert response.status_code == 200
     assert "address" in response.context["form"].errors
     assert not Send.objects.exists()
@@ -361,12 +362,12 @@ def test_a_test_send_to_no_address_of_the_channel_is_refused(admin_client, org, 
 
 def test_an_sms_test_send_goes_to_the_normalized_number(admin_client, org):
     mailing = SmsMailingFactory(org=org)
-    admin_client.post(url("mailings_mailing_test_send", mailing.pk), {"address": "+49 151 1234 5678"})
+    admin_client.post(url("sends_send_test", mailing.pk), {"address": "+49 151 1234 5678"})
     assert Send.objects.get().to_address == "+4915112345678"
 
 
 def test_the_test_send_page_of_an_unknown_mailing_is_404(admin_client, db):
-    assert admin_client.get(url("mailings_mailing_test_send", 999999)).status_code == 404
+    assert admin_client.get(url("sends_send_test", 999999)).status_code == 404
 
 
 # --- the send log ---------------------------------------------------------------------------------
@@ -378,7 +379,7 @@ def test_the_send_list_filters_by_status_campaign_channel_and_date(admin_client,
     elsewhere = make_send(campaign=other_campaign, mailing=other_campaign.email_mailing, status=Status.SENT)
     sms = make_send(channel="sms", to_address="+4915112345678", status=Status.SENT)
     old = make_send(created_at=timezone.now() - timedelta(days=30), status=Status.SENT)
-    changelist = url("mailings_send_changelist")
+    changelist = url("sends_send_changelist")
 
     assert listed(admin_client.get(changelist, {"status__exact": "failed"})) == [failed]
     assert listed(admin_client.get(changelist, {"campaign__id__exact": other_campaign.pk})) == [elsewhere]
@@ -397,7 +398,7 @@ def test_the_send_list_searches_by_address_and_by_exact_ids(admin_client, make_s
     bob = make_send(to_address="bob@example.org", provider_message_id="pm-1234")
 
     def search(term: str) -> list[Send]:
-        return listed(admin_client.get(url("mailings_send_changelist"), {"q": term}))
+        return listed(admin_client.get(url("sends_send_changelist"), {"q": term}))
 
     assert search("ADA@example.com ") == [ada]
     assert search("ada@") == [], "exact matches only: a substring search would read the whole send log"
@@ -414,7 +415,7 @@ def test_the_send_page_shows_the_rendered_content_and_the_error(admin_client, ma
         html='<p onclick="steal()">Hi <script>alert(1)</script></p>',
         last_error="Provider says no: mailbox unavailable",
     )  # fmt: skip
-    content = admin_client.get(url("mailings_send_change", send.pk)).content.decode()
+    content = admin_client.get(url("sends_send_change", send.pk)).content.decode()
     assert "Order 42 confirmed" in content
     assert "Hello Ada," in content and "your order is confirmed." in content
     assert "Provider says no: mailbox unavailable" in content
@@ -429,7 +430,7 @@ def test_the_send_page_shows_the_rendered_content_and_the_error(admin_client, ma
 
 def test_a_send_cannot_be_edited_in_the_admin(admin_client, make_send):
     send = make_send(status=Status.FAILED, to_address="ada@example.com")
-    change = url("mailings_send_change", send.pk)
+    change = url("sends_send_change", send.pk)
     assert 'name="_save"' not in admin_client.get(change).content.decode()
     response = admin_client.post(change, {"status": "sent", "to_address": "eve@example.com"})
     assert response.status_code == 403
@@ -440,9 +441,9 @@ def test_a_send_cannot_be_edited_in_the_admin(admin_client, make_send):
 
 def test_the_send_log_cannot_be_deleted_from_the_admin(admin_client, make_send):
     send = make_send()
-    assert admin_client.post(url("mailings_send_delete", send.pk), {"post": "yes"}).status_code == 403
+    assert admin_client.post(url("sends_send_delete", send.pk), {"post": "yes"}).status_code == 403
     response = admin_client.post(
-        url("mailings_send_changelist"),
+        url("sends_send_changelist"),
         {"action": "delete_selected", "_selected_action": [send.pk], "post": "yes"},
     )
     assert Send.objects.filter(pk=send.pk).exists()
@@ -454,7 +455,7 @@ def test_retrigger_creates_linked_new_sends_through_the_service(admin_client, ma
     sent = make_send(status=Status.SENT)
     untouched = make_send(status=Status.SENT)
     response = admin_client.post(
-        url("mailings_send_changelist"),
+        url("sends_send_changelist"),
         {"action": "retrigger", "_selected_action": [moved.pk, sent.pk], "post": "yes"},
         follow=True,
     )
@@ -477,7 +478,7 @@ def test_retriggered_sends_are_delivered(
     original = make_send(status=Status.FAILED)
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(
-            url("mailings_send_changelist"),
+            url("sends_send_changelist"),
             {"action": "retrigger", "_selected_action": [original.pk], "post": "yes"},
         )
     assert original.retriggers.get().status == Status.SENT

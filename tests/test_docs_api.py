@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from mailings.models import Send
-from mailings.webhooks import signature
 from orgs.services import token_create
+from outbound_webhooks.deliveries import signature
+from sends.models import Send
 from tests.factories import OrgFactory
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"

@@ -8,11 +8,10 @@ from anymail.exceptions import AnymailRecipientsRefused
 from django.core import mail
 from rest_framework.test import APIClient
 
-from campaigns.models import Trigger
-from mailings.models import Send
 from orgs.services import token_create, token_revoke
 from recipients.models import Recipient
-from recipients.services import suppression_add
+from sends.models import Send, Trigger
+from suppressions.services import suppression_add
 from tests import backends
 from tests.factories import CampaignFactory, MailingFactory, OrgFactory
 

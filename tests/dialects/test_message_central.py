@@ -4,15 +4,13 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from campaigns.models import Trigger
-from mailings import sms
-from mailings.models import Send
+from dispatch import sms
 from orgs.services import token_create
 from recipients.models import Recipient
+from sends.models import Send, Trigger
 from tests.conftest import api_client_for
+from tests.dialects.conftest import with_pk
 from tests.factories import CampaignFactory, MailingFactory, OrgFactory, RecipientFactory, SmsMailingFactory
-
-from .conftest import with_pk
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 import pytest
 
-from campaigns.dialects.mongo_query import QueryError, translate
+from dialects.mongo_query import QueryError, translate
 from recipients.models import Recipient
 from tests.factories import OrgFactory, RecipientFactory
 

@@ -5,12 +5,10 @@ import pytest
 from django.core import mail
 from rest_framework.test import APIClient
 
-from campaigns.models import Trigger
-from mailings.models import Send
 from recipients.models import Recipient
+from sends.models import Send, Trigger
+from tests.dialects.conftest import token_with_secret, with_pk
 from tests.factories import CampaignFactory, MailingFactory, OrgFactory, RecipientFactory, SmsMailingFactory
-
-from .conftest import token_with_secret, with_pk
 
 pytestmark = pytest.mark.django_db
 
@@ -236,7 +234,7 @@ def test_an_unexpected_failure_is_a_500_with_a_reference(token, message, monkeyp
     def broken(**kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("campaigns.dialects.parcellab.trigger_accept", broken)
+    monkeypatch.setattr("dialects.common.trigger_accept", broken)
     response = post(simple())
     assert response.status_code == 500
     body = response.json()

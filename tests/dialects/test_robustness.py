@@ -5,8 +5,8 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
-from mailings.models import Send
 from orgs.services import token_create
+from sends.models import Send
 from tests.factories import CampaignFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db

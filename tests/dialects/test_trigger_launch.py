@@ -6,12 +6,11 @@ import xxhash
 from django.core import mail
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign, Trigger
-from mailings.models import Send
+from campaigns.models import Campaign
 from recipients.models import Recipient
+from sends.models import Send, Trigger
+from tests.dialects.conftest import token_with_secret, with_pk
 from tests.factories import CampaignFactory, MailingFactory, OrgFactory, RecipientFactory, SmsMailingFactory
-
-from .conftest import token_with_secret, with_pk
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 from django.db import connections
 
-from mailings.models import Send
 from orgs.services import org_create
+from sends.models import Send
 from tests.e2e.conftest import ROOT, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -169,7 +169,7 @@ def test_a_marketer_and_support_through_the_admin(
     wait_for(lambda: Send.objects.filter(status="sent").count() == 1, what="the send sent", log=worker.log)
 
     # Support finds it by the address the customer gives, and sees what was sent.
-    page.goto(f"{live_server.url}/admin/mailings/send/")
+    page.goto(f"{live_server.url}/admin/sends/send/")
     page.fill("#searchbar", "Ann@Example.com")
     page.press("#searchbar", "Enter")
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
@@ -179,7 +179,7 @@ def test_a_marketer_and_support_through_the_admin(
     shots(page, "send-detail")
 
     # ... and re-triggers it, after being told how many will go.
-    page.goto(f"{live_server.url}/admin/mailings/send/?q=ann@example.com")
+    page.goto(f"{live_server.url}/admin/sends/send/?q=ann@example.com")
     page.check("#result_list tbody tr input.action-select")
     page.select_option("select[name=action]", "retrigger")
     page.click("button[name=index]")
@@ -209,7 +209,7 @@ def test_a_marketer_and_support_through_the_admin(
     phone.locator(".herald-preview [data-width=mobile]").click()
     assert_fits(phone, ".herald-preview-html", PHONE["width"])
     shots(phone, "mailing-preview-phone", element="fieldset:has(.herald-preview)")
-    phone.goto(f"{live_server.url}/admin/mailings/send/")
+    phone.goto(f"{live_server.url}/admin/sends/send/")
     phone.click("#result_list tbody tr th a")
     assert_fits(phone, ".herald-timeline", PHONE["width"])
     assert_fits(phone, "iframe.herald-framed", PHONE["width"])

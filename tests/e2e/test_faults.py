@@ -16,12 +16,12 @@ import requests
 from django.db import connection, transaction
 from psycopg import sql
 
-from campaigns.intake import RecipientSpec, TriggerCommand
-from campaigns.models import Trigger
-from campaigns.services import trigger_accept
-from mailings.models import Send
-from mailings.services import sends_dispatch, sends_sweep
+from dispatch.chunk import sends_dispatch
+from dispatch.sweep import sends_sweep
+from intake.accept import trigger_accept
+from intake.commands import RecipientSpec, TriggerCommand
 from orgs.services import org_create
+from sends.models import Send, Trigger
 from tests.e2e.conftest import ROOT, database_url, wait_for
 from tests.factories import CampaignFactory
 

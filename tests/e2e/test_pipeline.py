@@ -4,8 +4,8 @@ from email import policy
 import pytest
 from rest_framework.test import APIClient
 
-from mailings.models import Send
 from orgs.services import org_create
+from sends.models import Send
 from tests.e2e.conftest import wait_for
 from tests.factories import CampaignFactory, SmsMailingFactory
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from campaigns.intake import RecipientSpec, TriggerCommand
-from campaigns.services import trigger_accept
-from mailings.models import Send
+from intake.accept import trigger_accept
+from intake.commands import RecipientSpec, TriggerCommand
 from orgs.services import org_create
+from sends.models import Send
 from tests.e2e.conftest import wait_for
 from tests.factories import CampaignFactory
 

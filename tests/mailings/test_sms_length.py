@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailings.sms import sms_length
+from mailings.sms_length import sms_length
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,13 @@ from django.forms import ModelChoiceField
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Trigger
-from mailings.models import DeliveryEvent, Send, WebhookDelivery, WebhookEndpoint
 from orgs.admin_scoping import OrgScopedAdmin
 from orgs.models import ApiToken, AuditEntry, Org
 from orgs.roles import ROLE_PERMISSIONS
 from orgs.services import token_create
-from recipients.models import Suppression
+from outbound_webhooks.models import WebhookDelivery, WebhookEndpoint
+from sends.models import DeliveryEvent, Send, Trigger
+from suppressions.models import Suppression
 from tests.factories import CampaignFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,10 +4,10 @@ read it in the admin, applications at GET /api/v1/audit/ (scope manage)."""
 import pytest
 from django.urls import reverse
 
-from mailings.models import Send
 from orgs.models import AuditEntry
 from orgs.services import audit_record, token_create, token_revoke
-from recipients.models import Suppression
+from sends.models import Send
+from suppressions.models import Suppression
 from tests.conftest import api_client_for
 from tests.factories import MailingFactory
 
@@ -103,7 +103,7 @@ def test_a_mailing_a_campaign_sends_is_not_deleted_nor_logged(api, campaign):
 
 def test_a_retrigger_is_logged_in_the_admin_and_through_the_api(org_admin, api, send):
     confirmed = {"action": "retrigger", "_selected_action": [send.pk], "post": "yes"}
-    org_admin.post(url("mailings_send_changelist"), confirmed)
+    org_admin.post(url("sends_send_changelist"), confirmed)
     api.post(f"/api/v1/sends/{send.pk}/retrigger/")
     by_staff, by_api = AuditEntry.objects.filter(action=Action.SEND_RETRIGGERED).order_by("id")
     first, second = send.retriggers.order_by("id")
@@ -117,7 +117,7 @@ def test_a_lifted_suppression_is_logged_without_its_address(org_admin, api, org)
     in_admin = Suppression.objects.create(org=org, address="ada@example.com", reason="bounced")
     by_api = Suppression.objects.create(org=org, address="bob@example.com", reason="complained")
     lift = {"action": "lift", "_selected_action": [in_admin.pk]}
-    org_admin.post(url("recipients_suppression_changelist"), lift)
+    org_admin.post(url("suppressions_suppression_changelist"), lift)
     api.delete(f"/api/v1/suppressions/{by_api.pk}/")
     entries = AuditEntry.objects.filter(action=Action.SUPPRESSION_LIFTED).order_by("id")
     assert [(e.user, e.object_id) for e in entries] == [
@@ -180,9 +180,9 @@ def test_the_api_filters_the_audit_log_by_action_and_object(org, send):
     client.post(f"/api/v1/sends/{send.pk}/retrigger/")
     results = client.get("/api/v1/audit/?action=send.retriggered").json()["results"]
     assert [(e["object_type"], e["object_id"], e["actor_type"]) for e in results] == [
-        ("mailings.send", str(send.pk), "token")
+        ("sends.send", str(send.pk), "token")
     ]
-    found = client.get(f"/api/v1/audit/?object_type=mailings.send&object_id={send.pk}").json()["results"]
+    found = client.get(f"/api/v1/audit/?object_type=sends.send&object_id={send.pk}").json()["results"]
     assert found == results
 
 

@@ -7,10 +7,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from mailings.models import Mailing, Send
+from mailings.models import Mailing
 from orgs.models import IdempotentRequest
 from orgs.services import idempotent_requests_purge, org_create
 from recipients.models import Recipient
+from sends.models import Send
 from tests.conftest import api_client_for
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from mailings.models import Send
+from sends.models import Send
 from tests.conftest import api_client_for
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from campaigns.models import Campaign
-from mailings.models import Send
 from orgs.models import ApiToken, Membership
 from orgs.services import token_create
-from recipients.models import Suppression
+from sends.models import Send
+from suppressions.models import Suppression
 from tests.factories import CampaignFactory, MailingFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +111,7 @@ def test_a_marketer_never_sees_tokens_sends_or_recipients(login, org, send, reci
     assert client.get(url("orgs_apitoken_change", token.pk)).status_code == 403
     added = client.post(url("orgs_apitoken_add"), {"org": org.pk, "name": "x", "scopes": ["send"]})
     assert added.status_code == 403
-    assert client.get(url("mailings_send_changelist")).status_code == 403
+    assert client.get(url("sends_send_changelist")).status_code == 403
     assert client.get(url("recipients_recipient_change", recipient.pk)).status_code == 403
     assert ApiToken.objects.count() == 1
 
@@ -119,7 +119,7 @@ def test_a_marketer_never_sees_tokens_sends_or_recipients(login, org, send, reci
 def test_a_marketers_test_send_returns_to_the_mailing(login, org):
     mailing = MailingFactory(org=org)
     client = login(Role.MARKETER, org)
-    response = client.post(url("mailings_mailing_test_send", mailing.pk), {"address": "qa@example.com"})
+    response = client.post(url("sends_send_test", mailing.pk), {"address": "qa@example.com"})
     assert response.status_code == 302
     assert response.url == url("mailings_mailing_change", mailing.pk)  # not the send log, which is support's
     assert Send.objects.get().to_address == "qa@example.com"
@@ -138,7 +138,7 @@ def test_support_sees_a_mailing_but_cannot_change_it(login, org, campaign):
         url("mailings_mailing_change", mailing.pk), mailing_data(mailing, subject="Hacked")
     )
     assert response.status_code == 403
-    assert client.get(url("mailings_mailing_test_send", mailing.pk)).status_code == 302  # to the index
+    assert client.get(url("sends_send_test", mailing.pk)).status_code == 302  # to the index
     assert client.post(url("mailings_mailing_delete", mailing.pk), {"post": "yes"}).status_code == 403
     mailing.refresh_from_db()
     assert mailing.subject != "Hacked"
@@ -148,7 +148,7 @@ def test_support_sees_a_mailing_but_cannot_change_it(login, org, campaign):
 def test_support_re_triggers_a_send(login, org, send):
     client = login(Role.SUPPORT, org)
     confirmed = {"action": "retrigger", "_selected_action": [send.pk], "post": "yes"}
-    client.post(url("mailings_send_changelist"), confirmed)
+    client.post(url("sends_send_changelist"), confirmed)
     assert send.retriggers.get().status == Send.Status.QUEUED
 
 
@@ -156,7 +156,7 @@ def test_support_lifts_a_suppression(login, org):
     suppression = Suppression.objects.create(org=org, address="ada@example.com", reason="bounced")
     client = login(Role.SUPPORT, org)
     client.post(
-        url("recipients_suppression_changelist"), {"action": "lift", "_selected_action": [suppression.pk]}
+        url("suppressions_suppression_changelist"), {"action": "lift", "_selected_action": [suppression.pk]}
     )
     assert not Suppression.objects.exists()
 
@@ -164,7 +164,7 @@ def test_support_lifts_a_suppression(login, org):
 def test_support_never_sees_tokens_or_webhooks(login, org):
     client = login(Role.SUPPORT, org)
     assert client.get(url("orgs_apitoken_changelist")).status_code == 403
-    assert client.get(url("mailings_webhookendpoint_changelist")).status_code == 403
+    assert client.get(url("outbound_webhooks_webhookendpoint_changelist")).status_code == 403
     assert client.get(url("orgs_auditentry_changelist")).status_code == 403
 
 

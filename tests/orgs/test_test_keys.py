@@ -8,11 +8,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from mailings import sms
-from mailings.models import Send
-from mailings.services import sends_dispatch, sends_retrigger
+from dispatch import sms
+from dispatch.chunk import sends_dispatch
 from orgs.models import ApiToken
 from orgs.services import token_create
+from sends.models import Send
+from sends.services import sends_retrigger
 from tests.factories import CampaignFactory, MailingFactory, SmsMailingFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from django.urls import reverse
 from campaigns.models import Campaign
 from orgs.models import Org
 from privacy.services import recipient_erase
-from recipients.models import Suppression
-from recipients.services import suppression_add
+from suppressions.models import Suppression
+from suppressions.services import suppression_add
 from tests.factories import MailingFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def test_support_finds_an_erased_address_by_searching_for_it(admin_client, org):
     ann = RecipientFactory(org=org, email="ann@example.com")
     suppression_add(org=org, address="bob@example.com", reason=Suppression.Reason.BOUNCED)
     recipient_erase(recipient=ann)
-    changelist = reverse("admin:recipients_suppression_changelist")
+    changelist = reverse("admin:suppressions_suppression_changelist")
     found = admin_client.get(changelist, {"q": "Ann@Example.com"}).context["cl"].result_list
     assert [(s.address, s.reason) for s in found] == [("", "erased")]
     assert len(admin_client.get(changelist, {"q": "bob@"}).context["cl"].result_list) == 1
@@ -43,6 +43,6 @@ def test_support_finds_an_erased_address_by_searching_for_it(admin_client, org):
 
 def test_a_suppression_cannot_be_added_in_the_admin_without_an_address(admin_client, org):
     data = {"org": org.pk, "address": "", "reason": "manual", "scope": "all"}
-    response = admin_client.post(reverse("admin:recipients_suppression_add"), data)
+    response = admin_client.post(reverse("admin:suppressions_suppression_add"), data)
     assert response.status_code == 200 and "address" in response.context["adminform"].form.errors
     assert not Suppression.objects.exists()

@@ -10,13 +10,14 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Trigger
-from mailings.events import delivery_event_record
-from mailings.models import DeliveryEvent, Send, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from mailings.services import sends_dispatch
-from mailings.unsubscribe import unsubscribe_token
+from dispatch.chunk import sends_dispatch
 from orgs.models import AuditEntry
-from recipients.models import Recipient, Suppression, address_hash
+from outbound_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from provider_events.tracking import delivery_event_record
+from recipients.models import Recipient
+from sends.models import DeliveryEvent, Send, Trigger
+from sends.unsubscribe import unsubscribe_token
+from suppressions.models import Suppression, address_hash
 from tests.factories import CampaignFactory, MailingFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,8 +136,9 @@ def traces_left() -> list[tuple[str, str, str]]:
 def test_the_fixture_puts_the_persons_data_in_many_tables(zebulon_everywhere):
     tables = {table for table, _, _ in traces_left()}
     assert {
-        "recipients_recipient", "mailings_send", "campaigns_trigger", "mailings_deliveryevent",
-        "mailings_webhookdelivery", "mailings_webhookattempt", "recipients_suppression", "django_admin_log",
+        "recipients_recipient", "sends_send", "sends_trigger", "sends_deliveryevent",
+        "outbound_webhooks_webhookdelivery", "outbound_webhooks_webhookattempt", "suppressions_suppression",
+        "django_admin_log",
     } <= tables  # fmt: skip
 
 

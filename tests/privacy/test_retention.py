@@ -8,10 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.models import Trigger
-from mailings.models import DeliveryEvent, Send, WebhookDelivery, WebhookEndpoint
+from outbound_webhooks.models import WebhookDelivery, WebhookEndpoint
 from privacy.services import sends_purge_expired
 from privacy.tasks import purge_expired_sends
+from sends.models import DeliveryEvent, Send, Trigger
 from tests.factories import CampaignFactory, OrgFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db

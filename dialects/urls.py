@@ -1,0 +1,54 @@
+"""The vendor dialects' routes, at the paths their vendors use (see docs/dialects.md)."""
+
+from django.urls import re_path
+
+from dialects import marketing_cloud, message_central, parcellab, trigger_launch
+
+# Vendors' clients differ on trailing slashes; each route takes the path with or without one, and the
+# schema shows it as the vendor does ("(?:/)?" leaves no slash in the documented path, "/?" one).
+# Path segments take any text: the views answer a malformed id in their vendor's shape.
+urlpatterns: list = [
+    # Message Central 3.x
+    re_path(
+        r"^v1\.0/mailing/trigger(?:/)?$",
+        message_central.TriggerV10View.as_view(),
+        {"api_version": "1.0"},
+        name="message-central-trigger-v1.0",
+    ),
+    re_path(
+        r"^v3\.7/mailing/trigger(?:/)?$",
+        message_central.TriggerV37View.as_view(),
+        {"api_version": "3.7"},
+        name="message-central-trigger-v3.7",
+    ),
+    # Trigger launch
+    re_path(
+        r"^api/v1\.1/campaigns/triggers/start/?$",
+        trigger_launch.StartView.as_view(),
+        name="trigger-launch-start",
+    ),
+    re_path(
+        r"^trg/(?P<link_id>[^/]+)/(?P<who>[^/]+)(?:/)?$",
+        trigger_launch.LinkView.as_view(),
+        name="trigger-launch-link",
+    ),
+    # parcelLab: /v2/trigger is the path of the vendor's own curl example.
+    re_path(r"^v2/trigger-message(?:/)?$", parcellab.TriggerMessageView.as_view(), name="parcellab-trigger"),
+    re_path(r"^v2/trigger(?:/)?$", parcellab.TriggerView.as_view(), name="parcellab-trigger-short"),
+    re_path(
+        r"^v2/re-trigger-message(?:/)?$", parcellab.RetriggerMessageView.as_view(), name="parcellab-retrigger"
+    ),
+    # Salesforce Marketing Cloud
+    re_path(r"^v2/token(?:/)?$", marketing_cloud.TokenView.as_view(), name="marketing-cloud-token"),
+    re_path(
+        r"^messaging/v1/messageDefinitionSends/(?P<definition>[^/]+)/send(?:/)?$",
+        marketing_cloud.SendView.as_view(),
+        name="marketing-cloud-send",
+    ),
+    re_path(
+        r"^messaging/v1/messageDefinitionSends/(?P<definition>[^/]+)/deliveryRecords/"
+        r"(?P<recipient_send_id>[^/]+)(?:/)?$",
+        marketing_cloud.DeliveryRecordView.as_view(),
+        name="marketing-cloud-delivery-record",
+    ),
+]

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class DispatchConfig(AppConfig):
+    name = "dispatch"
+
+    def ready(self) -> None:
+        # Registered in every process, not only in workers: a task published by name (see queue.py) runs
+        # in-process when CELERY_TASK_ALWAYS_EAGER is on.
+        from . import tasks  # noqa: F401

@@ -1,0 +1,148 @@
+"""Hand one rendered send to its channel's backend, and say whether a failure is worth retrying."""
+
+import contextlib
+import email.utils
+import smtplib
+import socket
+from dataclasses import dataclass
+
+from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from dispatch.sms import SMSMessage, SMSSendError, get_sms_connection
+from mailings.models import Channel
+from mailings.rendering import Rendered
+from sends.models import Send
+from sends.unsubscribe import unsubscribe_headers
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help: a refused recipient, an invalid address, a 4xx, a broken template."""
+
+
+class TransientFailure(Exception):
+    """Worth another attempt later: network errors, timeouts, 5xx, 429."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+class Connections:
+    """One email and one SMS connection, opened on first use and shared by a chunk of sends."""
+
+    def __init__(self):
+        self._email = None
+        self._sms = None
+
+    @property
+    def email(self):
+        if self._email is None:
+            self._email = get_connection(fail_silently=False)
+            self._email.open()
+        return self._email
+
+    @property
+    def sms(self):
+        if self._sms is None:
+            self._sms = get_sms_connection()
+            self._sms.open()
+        return self._sms
+
+    def close(self) -> None:
+        for connection in (self._email, self._sms):
+            if connection is not None:
+                # Closing must not hide the outcomes already recorded.
+                with contextlib.suppress(Exception):
+                    connection.close()
+        self._email = self._sms = None
+
+
+def message_id_for(send: Send) -> str:
+    return f"<{send.correlation_id}@{settings.HERALD_MESSAGE_ID_DOMAIN}>"
+
+
+def deliver(send: Send, rendered: Rendered, attachments: list[Attachment], connections: Connections) -> str:
+    """Send it; return the provider's message id. Raises PermanentFailure or TransientFailure."""
+    if send.test:
+        # A test key's send: rendered and recorded like any other, handed to no provider (see docs/api.md).
+        return f"test-{send.correlation_id}"
+    try:
+        if send.channel == Channel.SMS:
+            return connections.sms.send(
+                SMSMessage(to=send.to_address, body=rendered.text, reference=str(send.correlation_id))
+            )
+        message = build_email(send, rendered, attachments)
+        connections.email.send_messages([message])
+    except (PermanentFailure, TransientFailure):
+        raise
+    except Exception as exc:
+        raise classify(exc) from exc
+    status = getattr(message, "anymail_status", None)
+    if status is not None and status.message_id is not None:
+        return str(status.message_id)
+    return message.extra_headers["Message-ID"]
+
+
+def build_email(send: Send, rendered: Rendered, attachments: list[Attachment]) -> EmailMultiAlternatives:
+    mailing = send.mailing
+    reply_to = [mailing.reply_to] if mailing.reply_to else []
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=send.from_email or mailing.from_email or settings.DEFAULT_FROM_EMAIL,
+        to=[send.to_address],
+        reply_to=reply_to,
+        # The send's own id as Message-ID: providers that keep it let a re-dispatch be recognised.
+        headers={
+            "Message-ID": message_id_for(send),
+            "Date": email.utils.formatdate(localtime=False),
+            **unsubscribe_headers(send),
+        },
+    )
+    if rendered.html:
+        message.attach_alternative(rendered.html, "text/html")
+    for attachment in attachments:
+        message.attach(attachment.filename, attachment.content, attachment.content_type)
+    # Anymail passes these to the ESP, so its tracking webhooks can name the send.
+    message.metadata = {"herald_send": str(send.correlation_id)}
+    return message
+
+
+def classify(exc: Exception) -> Exception:
+    if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return PermanentFailure(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, AnymailAPIError | SMSSendError):
+        status = getattr(exc, "status_code", None)
+        if status is not None and (status == 429 or status >= 500):
+            return TransientFailure(f"provider answered {status}: {exc}", retry_after=_retry_after(exc))
+        if status is not None:
+            return PermanentFailure(f"provider answered {status}: {exc}")
+        return TransientFailure(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
+        return PermanentFailure(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        if 500 <= exc.smtp_code < 600:
+            return PermanentFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+        return TransientFailure(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+    if isinstance(exc, OSError | socket.timeout | smtplib.SMTPException):
+        return TransientFailure(f"{type(exc).__name__}: {exc}")
+    # Unknown errors are retried: giving up at once could drop a message over a passing fault.
+    return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+
+def _retry_after(exc: AnymailAPIError) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,65 @@
+"""Dispatching a chunk: claim it, attempt each send in turn, journal each outcome, record them together."""
+
+import contextlib
+import time
+import uuid
+
+from django.conf import settings
+from django.utils import timezone
+
+from outbound_webhooks.subscriptions import webhook_subscriptions_load
+from sends.models import Send
+from sends.queue import sends_enqueue
+
+from .attempt import send_attempt
+from .channels import Connections
+from .claim import attachments_by_trigger, sends_claim, suppressed_among
+from .record import Outcomes
+
+Status = Send.Status
+
+
+def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
+    """Claim what is still queued among `send_ids`, deliver each, journal each outcome at once."""
+    token, claimed = sends_claim(send_ids=send_ids)
+    counts: dict[str, int] = {}
+    if not claimed:
+        return counts
+    attachments = attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
+    suppressed = suppressed_among(claimed)
+    # A chunk of one (a password reset) has nothing to record together: it skips the journal's round trips.
+    outcomes = Outcomes(token, webhook_subscriptions_load(sends=claimed), journaled=len(claimed) > 1)
+    # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
+    # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
+    deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
+    connections = Connections()
+    try:
+        for position, send in enumerate(claimed):
+            if time.monotonic() > deadline:
+                outcomes.flush()
+                _release(token, [s.pk for s in claimed[position:]])
+                counts["released"] = len(claimed) - position
+                break
+            outcome = send_attempt(
+                send, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk),
+                before_delivery=outcomes.confirm,
+            )  # fmt: skip
+            outcomes.add(outcome)
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        outcomes.finish()
+    except BaseException:
+        # What went out is recorded now if the database lets us; if not, the sweep finds it in the journal.
+        with contextlib.suppress(Exception):
+            outcomes.flush()
+        raise
+    finally:
+        connections.close()
+    return counts
+
+
+def _release(token: uuid.UUID, send_ids: list[int]) -> None:
+    now = timezone.now()
+    Send.objects.filter(pk__in=send_ids, claim_token=token, status=Status.SENDING).update(
+        status=Status.QUEUED, claim_token=None, queued_at=now, updated_at=now
+    )
+    sends_enqueue(send_ids=send_ids, on_commit=False)

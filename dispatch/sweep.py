@@ -1,0 +1,98 @@
+"""The sweep: what the broker or a dead worker lost goes back to the queue, and so do scheduled sends due."""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from outbound_webhooks.subscriptions import webhook_subscriptions_load
+from sends.models import Send
+from sends.queue import sends_enqueue
+
+from . import journal
+from .record import OUTCOME_FIELDS, Outcome, outcomes_record
+
+logger = logging.getLogger(__name__)
+Status = Send.Status
+
+
+def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Re-enqueue what the broker or a worker lost, and release scheduled sends that are due.
+
+    Runs periodically (celery beat). The schedule lives in the database, so a broker restart loses none.
+    """
+    now = now or timezone.now()
+    lease = now - timedelta(seconds=settings.HERALD_LEASE_SECONDS)
+    batch = settings.HERALD_SWEEP_BATCH
+
+    due = list(
+        Send.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now)
+        .order_by("scheduled_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    Send.objects.filter(pk__in=due, status=Status.SCHEDULED).update(
+        status=Status.QUEUED, queued_at=now, updated_at=now
+    )
+
+    # A send still `sending` past its lease lost its worker. What the worker journaled went out (or
+    # failed) and is recorded from the journal now, not sent again. Within a claim, sends are delivered
+    # in id order and each outcome is journaled before the next send, so of the rest only the lowest id
+    # may have reached the provider: that one is marked, the others were never attempted.
+    stale = Send.objects.filter(status=Status.SENDING, claimed_at__lt=lease)
+    recovered, unreadable = _recover_journaled(
+        set(stale.order_by().values_list("claim_token", flat=True).distinct()[:batch])
+    )
+    stale = stale.exclude(claim_token__in=unreadable)
+    with transaction.atomic():
+        in_flight = list(
+            stale.values("claim_token").annotate(first=Min("pk")).values_list("first", flat=True)[:batch]
+        )
+        stale_ids = list(stale.values_list("pk", flat=True)[:batch])
+        Send.objects.filter(pk__in=in_flight, status=Status.SENDING).update(possibly_duplicated=True)
+        Send.objects.filter(pk__in=stale_ids, status=Status.SENDING).update(
+            status=Status.QUEUED, claim_token=None, queued_at=now, updated_at=now
+        )
+
+    lost = list(
+        Send.objects.filter(status=Status.QUEUED, queued_at__lt=lease)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    Send.objects.filter(pk__in=lost, status=Status.QUEUED).update(queued_at=now)
+
+    sends_enqueue(send_ids=[*due, *stale_ids, *lost], on_commit=False)
+    counts = {"due": len(due), "stale": len(stale_ids), "lost": len(lost), "recovered": recovered}
+    if any(counts.values()):
+        logger.info("sweep re-enqueued %s", counts)
+    return counts
+
+
+def _recover_journaled(tokens: set[uuid.UUID]) -> tuple[int, set[uuid.UUID]]:
+    """Record what dead claims journaled; how many, and the claims whose journal could not be read."""
+    recovered, unreadable = 0, set()
+    if not journal.enabled():
+        return recovered, unreadable
+    for token in tokens:
+        try:
+            entries = journal.journal_read(token=token)
+        except journal.Unavailable as exc:
+            # Taken back without it, a journaled send would go out again: wait until it can be read.
+            logger.warning("journal of claim %s unreadable (%s); its sends wait", token, exc)
+            unreadable.add(token)
+            continue
+        sends = list(
+            Send.objects.filter(pk__in=entries, claim_token=token, status=Status.SENDING).select_related(
+                "campaign"
+            )
+        )
+        if sends:
+            outcomes = [
+                Outcome(s, entries[s.pk].pop("status"), {k: entries[s.pk].get(k) for k in OUTCOME_FIELDS})
+                for s in sends
+            ]
+            recovered += len(outcomes_record(token, outcomes, webhook_subscriptions_load(sends=sends)))
+    return recovered, unreadable

@@ -1,0 +1,47 @@
+"""SMS through Twilio: the backend (SMS_BACKEND=dispatch.twilio.TwilioSMSBackend). Its delivery-status
+callback is provider_events.twilio."""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from twilio.base.exceptions import TwilioRestException
+from twilio.http import HttpClient
+from twilio.rest import Client
+
+from dispatch.sms import BaseSMSBackend, SMSMessage, SMSSendError
+
+logger = logging.getLogger(__name__)
+ESP_NAME = "Twilio"
+
+
+class TwilioSMSBackend(BaseSMSBackend):
+    # twilio's own HTTP client (requests) unless a subclass names another: the tests record requests with one.
+    http_client: type[HttpClient] | None = None
+
+    def __init__(self) -> None:
+        if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+            raise ImproperlyConfigured("Twilio SMS needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
+        if not (settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID):
+            raise ImproperlyConfigured("Twilio SMS needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=self.http_client() if self.http_client else None,
+        )
+
+    def send(self, message: SMSMessage) -> str:
+        options = {"to": message.to, "body": message.body}
+        if settings.TWILIO_MESSAGING_SERVICE_SID:
+            options["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
+        else:
+            options["from_"] = message.sender or settings.TWILIO_FROM
+        if settings.TWILIO_STATUS_CALLBACK_URL:
+            options["status_callback"] = settings.TWILIO_STATUS_CALLBACK_URL
+        try:
+            created = self.client.messages.create(**options)
+        except TwilioRestException as exc:
+            # Twilio's own error code (21211: not a valid 'To' number, …) says more than its HTTP status.
+            raise SMSSendError(f"Twilio error {exc.code}: {exc.msg}", status_code=exc.status) from exc
+        message.provider_message_id = created.sid
+        return created.sid
