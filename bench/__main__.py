@@ -28,11 +28,13 @@ class Plan:
     sendlog_rows: int
     profile: int  # sends dispatched in-process for the profile
     worker_counts: tuple[int, ...] = (1, 2)  # Celery worker processes for the end-to-end runs
+    provider_sends: int = 10_000  # end to end through the ESP stand-in, at each delay
+    provider_delays: tuple[int, ...] = (0, 100, 500)  # the stand-in's answer delays, ms
     only: tuple[str, ...] = ()  # phases to run; empty: all
 
 
 FULL = Plan("full", 20_000, 15, 200, (10_000, 100_000), 30, 20, 10_000, 10_000_000, 3_000)
-QUICK = Plan("quick", 2_000, 3, 20, (1_000,), 5, 20, 1_000, 100_000, 1_000)
+QUICK = Plan("quick", 2_000, 3, 20, (1_000,), 5, 20, 1_000, 100_000, 1_000, provider_sends=1_000)
 
 STARTED = time.monotonic()
 
@@ -50,8 +52,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 sends, 100,000-row send log (CI)")
     parser.add_argument(
         "--only",
-        help="comma-separated phases to run (floor, intake, profile, throughput, latency, peer, sendlog);"
-        " the ones they need run too",
+        help="comma-separated phases to run (floor, intake, profile, throughput, latency, provider, peer,"
+        " sendlog); the ones they need run too",
     )
     parser.add_argument("--sends", help="comma-separated sizes of the end-to-end runs, e.g. 10000")
     parser.add_argument("--workers", help="comma-separated worker process counts for the end-to-end runs")

@@ -19,17 +19,20 @@ PROFILES = {
     # The issue's "fastest configuration": batches of 1,000 (peer_settings), 2 sending processes.
     "fastest": ["--processes=2"],
     "defaults": [],
+    # For a slow provider (bench/provider.py): 2 processes of 50 threads each (peer_settings).
+    "latency": ["--processes=2"],
 }
 QUEUE_BATCH = 1000
 
 
-def run(n: int, profile: str) -> dict:
+def run(n: int, profile: str, extra_env: dict | None = None) -> dict:
     """Measure in a fresh database; returns {"rate", "queue_seconds", "send_seconds", "sent"}."""
     system.database_recreate(system.PEER_DB)
     try:
         env = system.service_env(
-            database=system.PEER_DB, DJANGO_SETTINGS_MODULE="bench.peer_settings", BENCH_PEER_PROFILE=profile
-        )
+            database=system.PEER_DB, DJANGO_SETTINGS_MODULE="bench.peer_settings", BENCH_PEER_PROFILE=profile,
+            **(extra_env or {}),
+        )  # fmt: skip
         env.pop("CELERY_BROKER_URL")
         env.pop("REDIS_URL")
         system.migrate(system.PEER_DB, settings="bench.peer_settings")

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
-from bench import floor, intake, latency, peer, profile, sendlog, system, throughput
+from bench import floor, intake, latency, peer, profile, provider, sendlog, system, throughput
 from bench.report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
 from bench.targets import (
     INTAKE_BATCH_MEDIAN,
@@ -16,6 +16,7 @@ from bench.targets import (
     intake_rows,
     latency_rows,
     peer_rows,
+    provider_rows,
     scale_row,
     sendlog_rows,
     throughput_details,
@@ -208,6 +209,31 @@ class Run:
             "to_sent": sorted(busy.to_sent), "answered": sorted(busy.answered), "campaign": n,
         }  # fmt: skip
 
+    def provider(self) -> None:
+        plan = self.plan
+        if getattr(self, "worker", None) in self.services:  # its own worker, for an HTTP provider, instead
+            self.worker.stop()
+            self.services.remove(self.worker)
+        self.say(
+            f"provider: {plan.provider_sends:,} sends through Anymail's Postmark backend at "
+            f"{', '.join(f'{d} ms' for d in plan.provider_delays)}; post_office {plan.peer:,} the same way"
+        )
+        runs = provider.run(self.web, plan.provider_sends, plan.peer, plan.provider_delays)
+        for r in runs:
+            if not r.herald.complete:
+                self.problems.append(f"provider {r.delay_ms} ms: only {r.herald.statuses}")
+            if r.peer["sent"] != plan.peer:
+                self.problems.append(f"post_office at {r.delay_ms} ms: {r.peer}")
+        self.rows += provider_rows(runs)
+        self.details["provider"] = {
+            r.delay_ms: {
+                "herald": throughput_details(r.herald),
+                "herald_in_flight": r.herald_in_flight,
+                "peer": r.peer,
+            }
+            for r in runs
+        }  # fmt: skip
+
     def stop_services(self) -> None:
         for service in reversed(self.services):
             service.stop()
@@ -243,16 +269,18 @@ def run(plan, say: Callable[[str], None]) -> int:
     r = Run(plan, say)
     # --only: these phases and the ones they stand on.
     needs = {"profile": {"intake"}, "latency": {"throughput"}}
-    wanted = set(plan.only) or {"floor", "intake", "profile", "throughput", "latency", "peer", "sendlog"}
+    wanted = set(plan.only) or {
+        "floor", "intake", "profile", "throughput", "latency", "provider", "peer", "sendlog",
+    }  # fmt: skip
     for name in list(wanted):
         wanted |= needs.get(name, set())
-    live = wanted & {"intake", "profile", "throughput", "latency"}
+    live = wanted & {"intake", "profile", "throughput", "latency", "provider"}
     try:
         if "floor" in wanted:
             r.phase("floor", r.floor)
         if live:
             r.phase("system", r.system)
-        for name in ("intake", "profile", "throughput", "latency"):
+        for name in ("intake", "profile", "throughput", "latency", "provider"):
             if name in wanted:
                 r.phase(name, getattr(r, name), needs=("system", *needs.get(name, ())))
         r.stop_services()

@@ -195,7 +195,9 @@ class Worker(Service):
     """A Celery worker (prefork, one process per core by default) consuming Herald's queues from Redis, or
     only `queue`: production's dedicated interactive workers (docs/operations.md)."""
 
-    def __init__(self, concurrency: int = WORKER_CONCURRENCY, *, queue: str | None = None):
+    def __init__(
+        self, concurrency: int = WORKER_CONCURRENCY, *, queue: str | None = None, env: dict | None = None
+    ):
         self.concurrency = concurrency
         name = f"worker-{queue}" if queue else "worker"
         argv = [
@@ -205,7 +207,7 @@ class Worker(Service):
         ]  # fmt: skip
         self.log = VAR / f"{name}.log"
         start = self._log_size()
-        super().__init__(name, argv, service_env())
+        super().__init__(name, argv, service_env(**(env or {})))
         wait_until(
             lambda: self._ready(start), timeout=60, what=f"the Celery worker to be ready\n{self.log_tail()}"
         )

@@ -238,3 +238,54 @@ def sendlog_rows(log: sendlog.SendlogResult) -> list[Row]:
             )
         )
     return rows
+
+
+PROVIDER_RATE_100 = 1000
+PROVIDER_RATE_500 = 500
+PROVIDER_PEER_FACTOR = 2
+PROVIDER_RSS_LIMIT = 400 * 2**20
+PROVIDER_LATENCY_COST = 0.20
+
+
+def provider_rows(runs: list) -> list[Row]:
+    """7: end to end through Anymail's Postmark backend and the stand-in, at each provider delay."""
+    rows = []
+    at_zero = next((r.herald.rate for r in runs if r.delay_ms == 0), None)
+    for i, r in enumerate(runs):
+        key = f"7{chr(ord('a') + 2 * i)}"
+        rate, peer_rate = r.herald.rate, r.peer["rate"]
+        target = {100: PROVIDER_RATE_100, 500: PROVIDER_RATE_500}.get(r.delay_ms)
+        rows.append(
+            Row(
+                key,
+                f"provider {r.delay_ms} ms: end to end {r.herald.n:,}, vs post_office 2x{50} threads",
+                per_second(rate),
+                f"{per_second(peer_rate)} peer",
+                rate / peer_rate if peer_rate else None,
+                f">= {target:,}/s, >= {PROVIDER_PEER_FACTOR}x peer"
+                if target
+                else "(0 ms: the CPU of the call)",
+                (rate >= target and rate >= PROVIDER_PEER_FACTOR * peer_rate) if target else None,
+            )
+        )
+        rss = r.herald.sampler.peak_total("worker")
+        cost = 1 - rate / at_zero if at_zero and r.delay_ms else None
+        rows.append(
+            Row(
+                f"7{chr(ord('a') + 2 * i + 1)}",
+                f"provider {r.delay_ms} ms: in flight (Herald / peer), worker RSS"
+                + (f", {cost:.0%} below 0 ms" if cost is not None else ""),
+                f"{r.herald_in_flight} / {r.peer['max_in_flight']}, {mb(rss)}",
+                mb(PROVIDER_RSS_LIMIT),
+                rss / PROVIDER_RSS_LIMIT,
+                f"<= {mb(PROVIDER_RSS_LIMIT)}"
+                + (
+                    f", <= {PROVIDER_LATENCY_COST:.0%} below 0 ms"
+                    if cost is not None and r.delay_ms == 100
+                    else ""
+                ),
+                rss <= PROVIDER_RSS_LIMIT
+                and (cost is None or r.delay_ms != 100 or cost <= PROVIDER_LATENCY_COST),
+            )
+        )
+    return rows

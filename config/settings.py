@@ -261,6 +261,13 @@ HERALD_RETRY_MAX_SECONDS = env_int("HERALD_RETRY_MAX_SECONDS", 3600)
 # A send left `queued` or `sending` this long is taken to be lost by its worker and is re-enqueued.
 HERALD_LEASE_SECONDS = env_int("HERALD_LEASE_SECONDS", 300)
 HERALD_SWEEP_BATCH = env_int("HERALD_SWEEP_BATCH", 5000)
+# Provider calls in flight at once in each worker process (threads; rendering and the database stay on
+# the task's own thread). Throughput against a provider taking R seconds is at most this / R per process.
+# It is also the bound of the fault promise: a worker killed mid-chunk may have sent up to this many
+# messages it could not record, and the sweep marks that many as possible duplicates (docs/reliability.md).
+HERALD_DISPATCH_IN_FLIGHT = max(1, env_int("HERALD_DISPATCH_IN_FLIGHT", 16))
+# A provider connection idle this long is closed before its next use rather than reused.
+HERALD_PROVIDER_IDLE_SECONDS = env_int("HERALD_PROVIDER_IDLE_SECONDS", 30)
 
 # LOG_FORMAT=json: one JSON object per line (a trigger accepted, each send's outcome, with org, campaign and
 # correlation id as fields), for a log shipper; text (the default): the same fields as key=value.

@@ -1,34 +1,36 @@
 """One attempt at one send: render it, hand it to its channel, and say what became of it."""
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
 from core.backoff import backoff
-from mailings.rendering import RenderError, render_mailing, template_data
+from mailings.rendering import Rendered, RenderError, render_mailing, template_data
 from sends.models import Send
 from sends.unsubscribe import unsubscribe_url
 
-from .channels import Attachment, Connections, PermanentFailure, TransientFailure, deliver
+from .channels import Attachment, PermanentFailure, TransientFailure, deliver, thread_connections
 from .record import Outcome
 
 Status = Send.Status
 
 
-def send_attempt(
-    send: Send,
-    attachments: list[Attachment],
-    connections: Connections,
-    suppressed_because: str | None,
-    *,
-    before_delivery: Callable[[], None],
-) -> Outcome:
-    """Render one claimed send and hand it to its provider: what became of it, not yet recorded.
+@dataclass
+class Prepared:
+    """A send rendered and ready for its provider."""
 
-    `before_delivery` runs just before the provider is called: the outcomes so far must be safe by then.
-    """
+    send: Send
+    rendered: Rendered
+    attachments: list[Attachment]
+    content: dict
+
+
+def send_prepare(
+    send: Send, attachments: list[Attachment], suppressed_because: str | None
+) -> Prepared | Outcome:
+    """Render one claimed send: ready for its provider, or what became of it without one (unrecorded)."""
     now = timezone.now()
     if send.expires_at and send.expires_at <= now:
         return Outcome(send, Status.EXPIRED, {"last_error": "Not dispatched before it expired."})
@@ -52,16 +54,24 @@ def send_attempt(
         "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
         "mailing_version": send.mailing.version or None,
     }  # fmt: skip
-    before_delivery()
+    return Prepared(send, rendered, attachments, content)
+
+
+def send_deliver(prepared: Prepared) -> Outcome:
+    """Hand a prepared send to its provider, on this thread's connections: what became of it.
+
+    It touches no database, so it runs on any thread (dispatch/window.py).
+    """
+    send, content = prepared.send, prepared.content
     try:
-        message_id = deliver(send, rendered, attachments, connections)
+        message_id = deliver(send, prepared.rendered, prepared.attachments, thread_connections())
     except PermanentFailure as exc:
         return Outcome(send, Status.FAILED, {"last_error": str(exc), **content})
     except TransientFailure as exc:
         if send.attempts >= settings.HERALD_MAX_ATTEMPTS:
             error = f"Gave up after {send.attempts} attempts: {exc}"
             return Outcome(send, Status.FAILED, {"last_error": error, **content})
-        retry_at = now + timedelta(seconds=send_retry_delay(send.attempts, exc.retry_after))
+        retry_at = timezone.now() + timedelta(seconds=send_retry_delay(send.attempts, exc.retry_after))
         return Outcome(send, Status.SCHEDULED, {"scheduled_at": retry_at, "last_error": str(exc), **content})
     return Outcome(
         send, Status.SENT,

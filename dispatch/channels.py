@@ -2,13 +2,18 @@
 
 import contextlib
 import email.utils
+import os
 import smtplib
 import socket
+import threading
+import time
 from dataclasses import dataclass
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from dispatch.sms import SMSMessage, SMSSendError, get_sms_connection
 from mailings.models import Channel
@@ -37,17 +42,19 @@ class Attachment:
 
 
 class Connections:
-    """One email and one SMS connection, opened on first use and shared by a chunk of sends."""
+    """One email and one SMS connection, opened on first use and kept for the sends that follow."""
 
     def __init__(self):
         self._email = None
         self._sms = None
+        self.used_at = time.monotonic()
 
     @property
     def email(self):
         if self._email is None:
             self._email = get_connection(fail_silently=False)
             self._email.open()
+        self.used_at = time.monotonic()
         return self._email
 
     @property
@@ -55,6 +62,7 @@ class Connections:
         if self._sms is None:
             self._sms = get_sms_connection()
             self._sms.open()
+        self.used_at = time.monotonic()
         return self._sms
 
     def close(self) -> None:
@@ -64,6 +72,38 @@ class Connections:
                 with contextlib.suppress(Exception):
                     connection.close()
         self._email = self._sms = None
+
+
+_local = threading.local()
+_generation = 0  # connections opened under other settings (a test's override) are not reused
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs) -> None:
+    global _generation
+    _generation += 1
+
+
+def thread_connections() -> Connections:
+    """This thread's connections, kept alive from one chunk to the next.
+
+    A provider's TLS handshake costs more than a send, so a connection outlives its chunk; one idle for
+    longer than HERALD_PROVIDER_IDLE_SECONDS is closed first (servers drop idle ones, SMTP ones noisily).
+    One set a thread: an HTTP session or SMTP connection is not shared between threads.
+    """
+    connections = getattr(_local, "connections", None)
+    if connections is not None and (
+        connections.pid != os.getpid()
+        or connections.generation != _generation
+        or time.monotonic() - connections.used_at > settings.HERALD_PROVIDER_IDLE_SECONDS
+    ):
+        if connections.pid == os.getpid():  # a forked child must not close its parent's sockets
+            connections.close()
+        connections = None
+    if connections is None:
+        connections = _local.connections = Connections()
+        connections.pid, connections.generation = os.getpid(), _generation
+    return connections
 
 
 def message_id_for(send: Send) -> str:

@@ -1,4 +1,5 @@
-"""Dispatching a chunk: claim it, attempt each send in turn, journal each outcome, record them together."""
+"""Dispatching a chunk: claim it, render each send, overlap the provider calls, journal each outcome as it
+is known, record them together."""
 
 import contextlib
 import time
@@ -11,16 +12,16 @@ from outbound_webhooks.subscriptions import webhook_subscriptions_load
 from sends.models import Send
 from sends.queue import sends_enqueue
 
-from .attempt import send_attempt
-from .channels import Connections
+from .attempt import send_deliver, send_prepare
 from .claim import attachments_by_trigger, sends_claim, suppressed_among
-from .record import Outcomes
+from .record import Outcome, Outcomes
+from .window import Window
 
 Status = Send.Status
 
 
 def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
-    """Claim what is still queued among `send_ids`, deliver each, journal each outcome at once."""
+    """Claim what is still queued among `send_ids`, deliver them, journal each outcome as it is known."""
     token, claimed = sends_claim(send_ids=send_ids)
     counts: dict[str, int] = {}
     if not claimed:
@@ -29,31 +30,38 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
     suppressed = suppressed_among(claimed)
     # A chunk of one (a password reset) has nothing to record together: it skips the journal's round trips.
     outcomes = Outcomes(token, webhook_subscriptions_load(sends=claimed), journaled=len(claimed) > 1)
+    window = Window(min(settings.HERALD_DISPATCH_IN_FLIGHT, len(claimed)))
+
+    def add(done: list[Outcome]) -> None:
+        for outcome in done:
+            outcomes.add(outcome)
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+
     # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
     # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
     deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
-    connections = Connections()
     try:
         for position, send in enumerate(claimed):
             if time.monotonic() > deadline:
+                add(window.drain())
                 outcomes.flush()
                 _release(token, [s.pk for s in claimed[position:]])
                 counts["released"] = len(claimed) - position
                 break
-            outcome = send_attempt(
-                send, attachments.get(send.trigger_id, []), connections, suppressed.get(send.pk),
-                before_delivery=outcomes.confirm,
-            )  # fmt: skip
-            outcomes.add(outcome)
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            prepared = send_prepare(send, attachments.get(send.trigger_id, []), suppressed.get(send.pk))
+            if isinstance(prepared, Outcome):
+                add([prepared])
+                continue
+            add(window.room())
+            outcomes.confirm()  # before another send goes out, the outcomes so far are safe
+            add(window.start(send_deliver, prepared))
+        add(window.drain())
         outcomes.finish()
     except BaseException:
         # What went out is recorded now if the database lets us; if not, the sweep finds it in the journal.
         with contextlib.suppress(Exception):
             outcomes.flush()
         raise
-    finally:
-        connections.close()
     return counts
 
 

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from outbound_webhooks.subscriptions import webhook_subscriptions_load
@@ -39,9 +40,10 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     )
 
     # A send still `sending` past its lease lost its worker. What the worker journaled went out (or
-    # failed) and is recorded from the journal now, not sent again. Within a claim, sends are delivered
-    # in id order and each outcome is journaled before the next send, so of the rest only the lowest id
-    # may have reached the provider: that one is marked, the others were never attempted.
+    # failed) and is recorded from the journal now, not sent again. Within a claim, sends start in id
+    # order, and one starts only while fewer than HERALD_DISPATCH_IN_FLIGHT started sends lack a journaled
+    # outcome (dispatch/window.py): so of the rest only that many, the lowest ids, may have reached the
+    # provider. Those are marked; the others were never attempted.
     stale = Send.objects.filter(status=Status.SENDING, claimed_at__lt=lease)
     recovered, unreadable = _recover_journaled(
         set(stale.order_by().values_list("claim_token", flat=True).distinct()[:batch])
@@ -49,7 +51,11 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     stale = stale.exclude(claim_token__in=unreadable)
     with transaction.atomic():
         in_flight = list(
-            stale.values("claim_token").annotate(first=Min("pk")).values_list("first", flat=True)[:batch]
+            stale.annotate(
+                place=Window(RowNumber(), partition_by=[F("claim_token")], order_by=F("pk").asc())
+            )
+            .filter(place__lte=settings.HERALD_DISPATCH_IN_FLIGHT)
+            .values_list("pk", flat=True)[:batch]
         )
         stale_ids = list(stale.values_list("pk", flat=True)[:batch])
         Send.objects.filter(pk__in=in_flight, status=Status.SENDING).update(possibly_duplicated=True)

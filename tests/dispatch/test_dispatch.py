@@ -1,3 +1,5 @@
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -10,7 +12,7 @@ from django.utils import timezone
 
 from campaigns.models import CampaignKind
 from config.celery import app as celery_app
-from dispatch import attempt, journal, record, sms
+from dispatch import attempt, chunk, journal, record, sms
 from dispatch.chunk import sends_dispatch
 from dispatch.claim import sends_claim
 from dispatch.record import outcome_record
@@ -212,6 +214,7 @@ def test_the_sweep_re_enqueues_sends_the_broker_lost(make_send, published, setti
 
 def test_the_sweep_marks_only_the_send_in_flight_when_a_worker_died(make_send, published, settings):
     settings.HERALD_LEASE_SECONDS = 60
+    settings.HERALD_DISPATCH_IN_FLIGHT = 1
     # A worker claimed three sends, delivered the first, recorded it, then died during the second.
     claimed_at = timezone.now() - timedelta(seconds=61)
     import uuid
@@ -228,6 +231,25 @@ def test_the_sweep_marks_only_the_send_in_flight_when_a_worker_died(make_send, p
     assert in_flight.possibly_duplicated is True
     assert untouched.possibly_duplicated is False
     assert (in_flight.status, untouched.status, done.status) == (Status.SENT, Status.SENT, Status.SENT)
+
+
+def test_the_sweep_marks_as_many_unjournaled_sends_as_were_allowed_in_flight(make_send, published, settings):
+    settings.HERALD_LEASE_SECONDS = 60
+    settings.HERALD_DISPATCH_IN_FLIGHT = 2
+    sends = [make_send() for _ in range(5)]
+    token, _ = sends_claim(send_ids=[s.id for s in sends])
+    # The worker journaled the second send's outcome, then died with up to two others started.
+    journal.journal_write(token=token, send_id=sends[1].id, first=True, outcome={"status": Status.SENT})()
+    Send.objects.update(claimed_at=timezone.now() - timedelta(seconds=61))
+    other_claim = [make_send() for _ in range(3)]
+    sends_claim(send_ids=[s.id for s in other_claim])
+    Send.objects.filter(pk__in=[s.id for s in other_claim]).update(
+        claimed_at=timezone.now() - timedelta(seconds=61)
+    )
+
+    assert sends_sweep()["stale"] == 7
+    marked = set(Send.objects.filter(possibly_duplicated=True).values_list("pk", flat=True))
+    assert marked == {sends[0].id, sends[2].id, other_claim[0].id, other_claim[1].id}
 
 
 def test_a_late_outcome_from_a_worker_whose_claim_was_taken_back_is_ignored(make_send):
@@ -254,6 +276,7 @@ def test_the_sweep_records_what_a_dead_worker_journaled_and_sends_only_the_rest(
     make_send, published, settings
 ):
     settings.HERALD_LEASE_SECONDS = 60
+    settings.HERALD_DISPATCH_IN_FLIGHT = 1
     first, in_flight, untouched = [make_send() for _ in range(3)]
     token, _ = sends_claim(send_ids=[first.id, in_flight.id, untouched.id])
     # The worker delivered the first and journaled it, then died delivering the second, before it could
@@ -335,6 +358,7 @@ def redis_goes_away(settings) -> None:
 def test_the_first_outcome_is_in_the_send_log_before_the_second_send_goes_out_when_redis_fails(
     fault, make_send, settings, monkeypatch
 ):
+    settings.HERALD_DISPATCH_IN_FLIGHT = 1  # one at a time: the delivery below reads the test's transaction
     first, second = make_send(), make_send()
     first_status_at_each_delivery = []
     original = attempt.deliver
@@ -380,3 +404,41 @@ def test_tasks_keep_their_names_on_the_wire_from_before_the_move():
     # A rolling upgrade: messages queued by the previous release name the tasks by their old module paths.
     assert celery_app.tasks["mailings.tasks.dispatch_sends"].run.__module__ == "dispatch.tasks"
     assert celery_app.tasks["mailings.tasks.deliver_webhook"].run.__module__ == "outbound_webhooks.tasks"
+
+
+def test_a_send_starts_only_while_fewer_than_the_window_lack_a_journaled_outcome(
+    make_send, settings, monkeypatch
+):
+    settings.HERALD_DISPATCH_IN_FLIGHT = 3
+    sends = [make_send() for _ in range(10)]
+    tokens = []
+    claim = chunk.sends_claim
+
+    def claiming(**kwargs):
+        token, claimed = claim(**kwargs)
+        tokens.append(token)
+        return token, claimed
+
+    monkeypatch.setattr(chunk, "sends_claim", claiming)
+    started: list[int] = []
+    unsafe_at_each_start, in_flight, most_in_flight = [], [0], [0]
+    lock = threading.Lock()
+    original = attempt.deliver
+
+    def delivering(send, *args):
+        with lock:
+            journaled = {int(k) for k in journal._redis().hkeys(journal._key(tokens[0]))}
+            unsafe_at_each_start.append(len(set(started) - journaled))
+            started.append(send.pk)
+            in_flight[0] += 1
+            most_in_flight[0] = max(most_in_flight[0], in_flight[0])
+        time.sleep(0.02)  # a provider's round trip, so calls can overlap
+        with lock:
+            in_flight[0] -= 1
+        return original(send, *args)
+
+    monkeypatch.setattr(attempt, "deliver", delivering)
+    assert sends_dispatch(send_ids=[s.id for s in sends]) == {"sent": 10}
+    assert started == sorted(started), "sends start in id order: the sweep relies on it"
+    assert max(unsafe_at_each_start) <= 2, "a third unjournaled send never has a fourth start beside it"
+    assert most_in_flight[0] == 3
