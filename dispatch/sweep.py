@@ -51,9 +51,7 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     stale = stale.exclude(claim_token__in=unreadable)
     with transaction.atomic():
         in_flight = list(
-            stale.annotate(
-                place=Window(RowNumber(), partition_by=[F("claim_token")], order_by=F("pk").asc())
-            )
+            stale.annotate(place=Window(RowNumber(), partition_by=[F("claim_token")], order_by=F("pk").asc()))
             .filter(place__lte=settings.HERALD_DISPATCH_IN_FLIGHT)
             .values_list("pk", flat=True)[:batch]
         )
