@@ -214,14 +214,17 @@ class DeliveryRecordView(MessagingView):
 
 
 def _definition(org: Org, reference: str) -> Campaign:
-    """`key:<external key>` is a campaign's key; `<GUID>` or `id:<GUID>` its object_id."""
+    """`key:<external key>` is a campaign's key; `<GUID>` or `id:<GUID>` its object_id.
+
+    The prefix is read in any case, as the path around it is; the key itself is matched as given.
+    """
+    prefix, colon, rest = reference.partition(":")
     try:
-        if reference.startswith("key:"):
-            key = reference[4:]
-            if not _is_key(key):
+        if colon and prefix.lower() == "key":
+            if not _is_key(rest):
                 raise NotFound("Not a key.")
-            return campaign_get(org=org, key=key)
-        return campaign_get(org=org, object_id=uuid.UUID(reference.removeprefix("id:")))
+            return campaign_get(org=org, key=rest)
+        return campaign_get(org=org, object_id=uuid.UUID(rest if colon and prefix.lower() == "id" else reference))
     except (ValueError, NotFound) as exc:
         raise NotFound(f"No triggered send definition '{reference}'.") from exc
 

@@ -355,6 +355,53 @@ def test_the_same_idempotency_key_answers_the_first_answer_again(client, definit
     assert Send.objects.count() == 1
 
 
+# Paths in any case: Marketing Cloud's servers fold case, and its Node client (fuel-rest) lowercases them.
+
+
+@pytest.mark.parametrize("token_path", ["/v2/token", "/V2/Token"], ids=["documented", "other-case"])
+@pytest.mark.parametrize(
+    ("path", "definition_ref"),
+    [
+        (BY_ID, DEFINITION_ID),
+        (BY_ID.lower(), DEFINITION_ID),
+        (BY_KEY, "key:external_key"),
+        (BY_KEY.lower(), "key:external_key"),
+        ("/MESSAGING/V1/MESSAGEDEFINITIONSENDS/KEY:external_key/SEND", "KEY:external_key"),
+        (f"/messaging/v1/messagedefinitionsends/id:{DEFINITION_ID.upper()}/send", DEFINITION_ID.upper()),
+    ],
+    ids=["by-id", "by-id-lowercased", "by-key", "by-key-lowercased", "upper-case", "id-upper-case"],
+)
+def test_every_path_is_answered_in_any_case(definition, org, secret, token_path, path, definition_ref):
+    response = APIClient().post(
+        token_path,
+        {"grant_type": "client_credentials", "client_id": str(org.pk), "client_secret": secret},
+        format="json",
+    )
+    assert response.status_code == 200
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
+    sent = send(client, path, ASYNC_EXAMPLE)
+    assert sent.status_code == 202
+    assert Send.objects.get().campaign == definition
+    recipient_send_id = sent.json()["responses"][0]["recipientSendId"]
+    for records in ("deliveryRecords", "deliveryrecords", "DELIVERYRECORDS"):
+        for base in ("/messaging/v1/messageDefinitionSends", "/messaging/v1/messagedefinitionsends"):
+            record = client.get(f"{base}/{definition_ref}/{records}/{recipient_send_id}")
+            assert record.status_code == 200, (base, records)
+            assert record.json()["id"] == recipient_send_id
+
+
+def test_only_the_fixed_segments_are_read_in_any_case(client, definition):
+    # The external key is the caller's, matched as given: another case is another key.
+    response = send(client, "/messaging/v1/messagedefinitionsends/key:EXTERNAL_KEY/send", ASYNC_EXAMPLE)
+    assert response.status_code == 404
+    assert response.json()["message"] == "No triggered send definition 'key:EXTERNAL_KEY'."
+    recipient_send_id = send(client, BY_KEY.lower(), ASYNC_EXAMPLE).json()["responses"][0]["recipientSendId"]
+    # A recipientSendId is a GUID: read in any case, as a GUID is.
+    url = f"/messaging/v1/messagedefinitionsends/key:external_key/deliveryrecords/{recipient_send_id.upper()}"
+    assert client.get(url).status_code == 200
+
+
 # Delivery records
 
 

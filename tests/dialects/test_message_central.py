@@ -307,3 +307,19 @@ def test_a_body_over_the_size_limit_is_413_in_message_centrals_shape(client, mai
     message = f"The request body is {len(EXISTING_RECIPIENT)} bytes; at most 20 are accepted."
     assert response.json() == {"message": message, "errors": [{"field": "body", "message": message}]}
     assert not Send.objects.exists()
+
+
+# Paths: the vendor documents them in lower case and says nothing of other cases, so they are matched as
+# documented (docs/dialects.md, "Paths"); a client that lowercases paths reaches them all the same.
+
+
+@pytest.mark.parametrize("url", [V10, V10.lower(), V37, V37.lower()])
+def test_the_documented_paths_are_answered_as_documented_and_lowercased(client, mailing, rid_22, url):
+    response = put(client, url, EXISTING_RECIPIENT)
+    assert response.status_code == 200
+    assert response.json() == [22]
+
+
+def test_a_path_in_another_case_is_no_route(client, mailing, rid_22):
+    assert put(client, "/V1.0/Mailing/Trigger?orgid=2&mid=1", EXISTING_RECIPIENT).status_code == 404
+    assert not Send.objects.exists()

@@ -325,3 +325,26 @@ def test_a_body_over_the_size_limit_is_413_in_parcellabs_shape(token, message, s
         "errors": [{"field": "body", "message": text}],
     }
     assert not Send.objects.exists()
+
+
+# Paths: the vendor documents them in lower case and says nothing of other cases, so they are matched as
+# documented (docs/dialects.md, "Paths"); a client that lowercases paths reaches them all the same.
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/trigger-message", "/v2/trigger-message".lower(), "/v2/trigger", "/v2/trigger".lower()]
+)
+def test_the_documented_trigger_paths_are_answered_as_documented_and_lowercased(token, message, path):
+    assert post(TRIGGER_EXAMPLE, path=path).status_code == 202
+
+
+@pytest.mark.parametrize("path", ["/v2/re-trigger-message", "/v2/re-trigger-message".lower()])
+def test_the_documented_retrigger_path_is_answered_as_documented_and_lowercased(token, message, path):
+    sent = post(simple()).json()["messages"][0]["id"]
+    response = APIClient().put(path, {"channel": "email", "id": sent}, format="json", headers=HEADERS)
+    assert response.status_code == 202
+
+
+def test_a_path_in_another_case_is_no_route(token, message):
+    assert post(TRIGGER_EXAMPLE, path="/V2/Trigger-Message").status_code == 404
+    assert not Send.objects.exists()

@@ -541,3 +541,29 @@ def test_a_body_over_the_size_limit_is_413_in_the_vendors_shape(token, campaign_
         f"body: The request body is {size} bytes; at most 50 are accepted.",
     }
     assert not Send.objects.exists()
+
+
+# Paths: the vendor documents them in lower case and says nothing of other cases, so they are matched as
+# documented (docs/dialects.md, "Paths"); a client that lowercases paths reaches them all the same.
+
+
+@pytest.mark.parametrize("path", [START, START.lower()])
+def test_the_documented_start_path_is_answered_as_documented_and_lowercased(
+    token, campaign_84, profile, path
+):
+    response = APIClient().post(path, BY_PROFILE_ID, content_type="application/json")
+    assert response.json() == SUCCESS
+
+
+@pytest.mark.parametrize(
+    "path", [f"/trg/{V10_LINK}/ada@example.com", f"/trg/{V10_LINK}/ada@example.com".lower()]
+)
+def test_the_documented_link_is_answered_as_documented_and_lowercased(token, campaign_84, profile, path):
+    assert APIClient().get(path).json() == SUCCESS
+
+
+def test_a_path_in_another_case_is_no_route(token, campaign_84, profile):
+    client = APIClient()
+    assert client.post(START.upper(), BY_PROFILE_ID, content_type="application/json").status_code == 404
+    assert client.get(f"/TRG/{V10_LINK}/ada@example.com").status_code == 404
+    assert not Send.objects.exists()
