@@ -219,12 +219,13 @@ def _definition(org: Org, reference: str) -> Campaign:
     The prefix is read in any case, as the path around it is; the key itself is matched as given.
     """
     prefix, colon, rest = reference.partition(":")
+    prefix = prefix.lower() if colon else ""
     try:
-        if colon and prefix.lower() == "key":
+        if prefix == "key":
             if not _is_key(rest):
                 raise NotFound("Not a key.")
             return campaign_get(org=org, key=rest)
-        return campaign_get(org=org, object_id=uuid.UUID(rest if colon and prefix.lower() == "id" else reference))
+        return campaign_get(org=org, object_id=uuid.UUID(rest if prefix == "id" else reference))
     except (ValueError, NotFound) as exc:
         raise NotFound(f"No triggered send definition '{reference}'.") from exc
 
