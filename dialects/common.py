@@ -238,6 +238,15 @@ def idempotency_key(request, source: str) -> str | None:
     return f"{source}:{key}"
 
 
+def caller_reference(request) -> str:
+    """The Idempotency-Key as the caller gave it: the trigger's reference where the vendor's body has no id.
+
+    It names the event in the caller's system, so the caller finds the trigger and its sends by it
+    (?reference=). A key over the limit is refused by idempotency_key() before anything is stored.
+    """
+    return request.headers.get("Idempotency-Key", "").strip()[:IDEMPOTENCY_KEY_MAX]
+
+
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _RECIPIENT_FIELD = re.compile(r"^recipients\[(\d+)\](.*)$")
 

@@ -17,6 +17,7 @@ from dialects.common import (
     DialectView,
     Unauthorized,
     accept_in_dialect,
+    caller_reference,
     idempotency_key,
     integer,
     json_body,
@@ -51,7 +52,7 @@ class TriggerView(DialectView):
             raise NotFound(f"No mailing {mailing_id} in org {org_id}.") from exc
         body = json_body(request, lenient=True)
         specs, single = parse_recipients(body, api_version)
-        command = TriggerCommand(recipients=specs, source=SOURCE)
+        command = TriggerCommand(recipients=specs, reference=caller_reference(request), source=SOURCE)
         result = accept_in_dialect(
             org=org,
             campaign=campaign,

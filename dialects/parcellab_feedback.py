@@ -7,7 +7,7 @@ from outbound_webhooks.payloads import Notification, PayloadFormat
 from sends.models import DeliveryEvent, Send
 
 Status = Send.Status
-SOURCE = "parcellab"  # the source of a trigger that came in by parcelLab's dialect
+SOURCE = "parcellab"  # the format is named as the dialect is
 
 PARCELLAB_SUCCESS = (Status.SENT, Status.DELIVERED)
 # The failure parcelLab reports is a bounce type as Amazon SES writes it: "<type> / <subtype>".
@@ -21,13 +21,13 @@ PARCELLAB_FAILURES = {
 
 
 def feedback_payload(n: Notification) -> dict:
-    # A send triggered in parcelLab's dialect is known to the caller by the correlationId it gave (or was
-    # given back); any other send by its own correlation id.
+    # The caller knows a send by its own id for the trigger: the correlationId it gave parcelLab's dialect
+    # (or was given back), and as much the reference or Idempotency-Key it gave any other; a send whose
+    # trigger has none, by the send's own correlation id.
     trigger = n.trigger
-    if trigger is not None and trigger.source == SOURCE and trigger.reference:
-        correlation_id = trigger.reference
-    else:
-        correlation_id = str(n.send.correlation_id)
+    correlation_id = (
+        trigger.reference if trigger is not None and trigger.reference else str(n.send.correlation_id)
+    )
     if n.status in PARCELLAB_SUCCESS:
         return {"correlationId": correlation_id, "success": True}
     return {"correlationId": correlation_id, "success": False, "failure": _bounce_type(n.status, n.event)}

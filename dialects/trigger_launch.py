@@ -23,6 +23,7 @@ from dialects.common import (
     Unauthorized,
     accept_in_dialect,
     api_token,
+    caller_reference,
     idempotency_key,
     integer,
     json_body,
@@ -96,6 +97,7 @@ class StartView(TriggerLaunchView):
             channel=channel,
             attachments=attachments(body.get("attach", [])),
             metadata=body.get("custom_data") or {},
+            reference=caller_reference(request),
             source=SOURCE,
         )
         without_secret = {key: value for key, value in body.items() if key != "token"}
@@ -130,7 +132,12 @@ class LinkView(TriggerLaunchView):
         self.admit(request, ApiToken(org=campaign.org))
         profile = _profile(campaign.org, who)
         context, writes = field_values(profile, body.get("fields", []))
-        command = TriggerCommand(recipients=[RecipientSpec(id=profile.pk)], context=context, source=SOURCE)
+        command = TriggerCommand(
+            recipients=[RecipientSpec(id=profile.pk)],
+            context=context,
+            reference=caller_reference(request),
+            source=SOURCE,
+        )
         # Written back and triggered together: a refused trigger leaves the profile as it was, and the
         # message renders from the profile as written.
         with transaction.atomic():

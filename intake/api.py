@@ -45,12 +45,15 @@ class CampaignViewSet(campaigns_api.CampaignViewSet):
     def trigger(self, request, key=None):
         campaign = self.get_object()
         command = parse_trigger(request.data)
+        idempotency_key = request.headers.get("Idempotency-Key")
+        # The key names the event in the caller's system (docs/api.md): without a reference, it is the one.
+        command.reference = command.reference or idempotency_key or ""
         result = trigger_accept(
             org=self.org,
             campaign=campaign,
             command=command,
             token=request.auth,
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=idempotency_key,
             fingerprint=request_fingerprint([campaign.key, request.data]),
         )
         return Response(trigger_response(result), status=status.HTTP_202_ACCEPTED)
@@ -83,6 +86,7 @@ def parse_trigger(data) -> TriggerCommand:
             AttachmentSpec(a["filename"], a.get("content_type") or "application/octet-stream", a["content"])
             for a in data.get("attachments", [])
         ],
+        reference=data.get("reference") or "",
     )
 
 

@@ -113,8 +113,13 @@ class SendAdmin(OrgScopedAdmin, SendLogMixin, admin.ModelAdmin):
 
 @admin.register(Trigger)
 class TriggerAdmin(OrgScopedAdmin, admin.ModelAdmin):
-    list_display = ["id", "campaign", "org", "source", "send_count", "created_at"]
+    list_display = ["id", "campaign", "org", "source", "reference", "send_count", "created_at"]
     list_filter = ["source", "campaign"]
+    search_fields = ["=reference"]  # shows the search box; get_search_results matches it exactly
+    search_help_text = (
+        "The caller's own id for the trigger (exact match): a correlationId, requestId, reference or "
+        "Idempotency-Key."
+    )
     date_hierarchy = "created_at"
     readonly_fields = ["sends_by_status", *[f.name for f in Trigger._meta.fields]]
 
@@ -135,6 +140,11 @@ class TriggerAdmin(OrgScopedAdmin, admin.ModelAdmin):
             '<progress class="herald-progress" max="{}" value="{}"></progress><br>{} of {} done: {}',
             trigger.send_count, done, done, trigger.send_count, links or "no sends",
         )  # fmt: skip
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exactly as given, not Django's case-insensitive "=": the (reference, org) index answers that.
+        term = search_term.strip()
+        return (queryset.filter(reference=term) if term else queryset), False
 
     def has_add_permission(self, request) -> bool:
         return False

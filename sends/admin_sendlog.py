@@ -20,7 +20,10 @@ from sends.services import sends_retrigger
 
 # Re-triggers are built in one transaction in one request: more than this at once is refused, not timed out.
 MAX_RETRIGGER = 10_000
-SEARCH_HELP = "An email address, a phone number, a correlation id or a provider message id (exact match)."
+SEARCH_HELP = (
+    "An email address, a phone number, a correlation id, the caller's own id for the trigger (a "
+    "correlationId, requestId, reference or Idempotency-Key) or a provider message id (exact match)."
+)
 
 
 class EstimatedCountPaginator(Paginator):

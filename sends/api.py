@@ -1,8 +1,6 @@
-"""The send log in the native API: /api/v1/sends/ (list, detail, re-trigger) and /api/v1/triggers/{id}/."""
+"""The send log in the native API: /api/v1/sends/ (list, detail, re-trigger) and /api/v1/triggers/."""
 
-import uuid
-
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,8 +12,8 @@ from mailings.models import Channel
 from orgs.idempotency import IdempotentWritesMixin
 
 from .models import DeliveryEvent, Send, Trigger
-from .selectors import trigger_counts
-from .serializers import SendSerializer
+from .selectors import REFERENCE_MAX, sends_by_caller_id, trigger_counts, trigger_ids_by_reference
+from .serializers import SendSerializer, TriggerSerializer
 from .services import sends_retrigger
 
 
@@ -31,9 +29,18 @@ def _campaign_id(org, key: str) -> str:
     return str(found or 0)  # no such campaign: no sends, as a filter on its key gave
 
 
+def _caller_id(value: str) -> str:
+    if not 0 < len(value) <= REFERENCE_MAX:
+        raise ValueError(value)
+    return value
+
+
+def _invalid(param: str, value: str) -> str:
+    return f"'{value}' is not a valid {param}: give 1 to {REFERENCE_MAX} characters."
+
+
 # query parameter -> (ORM lookup, parser that raises ValueError on a bad value)
 SEND_FILTERS = {
-    "correlation_id": ("correlation_id", uuid.UUID),
     "campaign": ("campaign_id", str),  # the key, resolved to the org's campaign first (see get_queryset)
     "recipient": ("recipient_id", _id),
     "trigger": ("trigger_id", _id),
@@ -46,7 +53,18 @@ SEND_FILTERS = {
     list=extend_schema(
         summary="The send log, newest first",
         parameters=[
-            OpenApiParameter("correlation_id", uuid.UUID),
+            OpenApiParameter(
+                "correlation_id",
+                str,
+                description="Herald's correlation id of one send, or the caller's own id for a trigger (as "
+                "`reference`): either finds its sends.",
+            ),
+            OpenApiParameter(
+                "reference",
+                str,
+                description="The caller's own id for a trigger: parcelLab's correlationId, Marketing Cloud's "
+                "requestId, the native `reference` or an Idempotency-Key. Its trigger's sends.",
+            ),
             OpenApiParameter("campaign", str, description="a campaign key"),
             OpenApiParameter("recipient", int),
             OpenApiParameter("trigger", int),
@@ -71,14 +89,22 @@ class SendViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
+        org = self.request.user.org
         queryset = (
-            Send.objects.filter(org=self.request.user.org)
+            Send.objects.filter(org=org)
             .select_related("campaign", "trigger")
             .prefetch_related(
                 Prefetch("events", queryset=DeliveryEvent.objects.order_by("occurred_at", "pk"))
             )
         )
         problems = {}
+        for param, found in (("correlation_id", sends_by_caller_id), ("reference", _sends_by_reference)):
+            value = self.request.query_params.get(param)
+            if value is not None:
+                try:
+                    queryset = queryset.filter(found(org=org, value=_caller_id(value)))
+                except ValueError:
+                    problems[param] = [_invalid(param, value)]
         for param, (lookup, parse) in SEND_FILTERS.items():
             value = self.request.query_params.get(param)
             if value is not None:
@@ -86,7 +112,7 @@ class SendViewSet(
                     if param == "campaign":
                         # By the campaign's id, not a join on its key: the join kept the planner from the
                         # (campaign, org, -id) index, 176 ms for a small campaign among 10 million sends.
-                        value = _campaign_id(self.request.user.org, value)
+                        value = _campaign_id(org, value)
                     queryset = queryset.filter(**{lookup: parse(value)})
                 except ValueError:
                     problems[param] = [f"'{value}' is not a valid {param}."]
@@ -100,12 +126,17 @@ class SendViewSet(
         return Response(SendSerializer(new_send).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _sends_by_reference(*, org, value: str) -> Q:
+    return Q(trigger_id__in=trigger_ids_by_reference(reference=value, org=org))
+
+
 TriggerProgressSerializer = inline_serializer(
     "TriggerProgress",
     {
         "id": serializers.IntegerField(),
         "campaign": serializers.CharField(),
         "source": serializers.CharField(),
+        "reference": serializers.CharField(help_text="the caller's own id for the trigger; empty if none"),
         "created_at": serializers.DateTimeField(),
         "total": serializers.IntegerField(),
         "counts": serializers.DictField(child=serializers.IntegerField(), help_text="sends by status"),
@@ -114,14 +145,41 @@ TriggerProgressSerializer = inline_serializer(
 )
 
 
-class TriggerViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(
+    list=extend_schema(
+        summary="Triggers, newest first",
+        parameters=[
+            OpenApiParameter(
+                "reference",
+                str,
+                description="The caller's own id for the trigger: parcelLab's correlationId, Marketing "
+                "Cloud's requestId, the native `reference` or an Idempotency-Key.",
+            ),
+            OpenApiParameter("campaign", str, description="a campaign key"),
+        ],
+    ),
+)
+class TriggerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     required_scope = "read"
+    serializer_class = TriggerSerializer
     queryset = Trigger.objects.none()  # what the OpenAPI generator sees; requests get their org's
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return Trigger.objects.filter(org=self.request.user.org).select_related("campaign")
+        org = self.request.user.org
+        queryset = Trigger.objects.filter(org=org).select_related("campaign")
+        if self.action != "list":
+            return queryset
+        params = self.request.query_params
+        if "reference" in params:
+            try:
+                queryset = queryset.filter(reference=_caller_id(params["reference"]))
+            except ValueError:
+                raise ValidationError({"reference": [_invalid("reference", params["reference"])]}) from None
+        if "campaign" in params:
+            queryset = queryset.filter(campaign_id=_campaign_id(org, params["campaign"]))
+        return queryset.order_by("-id")
 
     @extend_schema(summary="A trigger's sends counted by status", responses=TriggerProgressSerializer)
     def retrieve(self, request, pk=None):
@@ -132,6 +190,7 @@ class TriggerViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
                 "id": trigger.pk,
                 "campaign": trigger.campaign.key,
                 "source": trigger.source,
+                "reference": trigger.reference,
                 "created_at": trigger.created_at,
                 "total": sum(counts.values()),
                 "counts": counts,

@@ -18,8 +18,10 @@ class Trigger(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="triggers")
     token = models.ForeignKey(ApiToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     source = models.CharField(max_length=32, default="api", help_text="api, admin, or the vendor dialect.")
+    # The id the caller knows the request by (parcelLab's correlationId, Marketing Cloud's requestId, the
+    # native reference or an Idempotency-Key): what finds the trigger and its sends (sends.selectors).
     reference = models.CharField(
-        max_length=200, blank=True, default="", help_text="The caller's own id for this request."
+        max_length=255, blank=True, default="", help_text="The caller's own id for this request."
     )
     context = models.JSONField(null=True, blank=True)
     attachments = models.JSONField(default=list, blank=True)
@@ -40,6 +42,13 @@ class Trigger(models.Model):
                 condition=models.Q(idempotency_key__isnull=False),
                 name="trigger_idempotency_key_per_org",
             )
+        ]
+        indexes = [
+            # A caller's id, looked up within its org (the API) or across the orgs staff see (the admin's
+            # search box), so the id leads. Partial: triggers without one never enter it.
+            models.Index(
+                fields=["reference", "org"], condition=~models.Q(reference=""), name="trigger_reference"
+            ),
         ]
 
     def __str__(self) -> str:

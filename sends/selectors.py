@@ -6,12 +6,42 @@ from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from orgs.models import Org
 from recipients.models import normalize_email, normalize_phone
 from sends.models import Send, Trigger
 
+# A caller's own id is at most this long (Trigger.reference); a longer text names no trigger.
+REFERENCE_MAX = Trigger._meta.get_field("reference").max_length
+
+
+def trigger_ids_by_reference(*, reference: str, org: Org | None = None) -> list[int]:
+    """The triggers a caller's own id names, within one org; with no org, in every org (the admin, whose
+    queryset is scoped to the orgs its user may see).
+
+    A list, not a subquery: the send log's filters OR it with an indexed column, and PostgreSQL combines
+    two index scans only when both sides are plain conditions.
+    """
+    if not reference or len(reference) > REFERENCE_MAX:
+        return []
+    triggers = Trigger.objects.filter(reference=reference)
+    if org is not None:
+        triggers = triggers.filter(org=org)
+    return list(triggers.order_by().values_list("pk", flat=True))
+
+
+def sends_by_caller_id(*, org: Org, value: str) -> Q:
+    """Sends named by an id the caller knows: Herald's correlation id of one send, or the caller's own id
+    for its trigger (parcelLab's correlationId, Marketing Cloud's requestId, a native reference or an
+    Idempotency-Key), which names every send of that trigger."""
+    found = Q(trigger_id__in=trigger_ids_by_reference(reference=value, org=org))
+    with contextlib.suppress(ValueError):
+        found |= Q(correlation_id=uuid.UUID(value))
+    return found
+
 
 def send_search_filter(term: str) -> Q | None:
-    """Sends named by an email address, a phone number, a correlation id or a provider's message id.
+    """Sends named by an email address, a phone number, a correlation id, the caller's own id for their
+    trigger or a provider's message id.
 
     Exact matches only, each on an indexed column: support pastes what a customer or a provider said,
     and a substring search would read the whole send log.
@@ -22,6 +52,9 @@ def send_search_filter(term: str) -> Q | None:
     bare = term.strip("<>")
     # Email Message-IDs are stored with their angle brackets; people copy them with or without.
     found = Q(provider_message_id__in={term, bare, f"<{bare}>"})
+    trigger_ids = trigger_ids_by_reference(reference=term)
+    if trigger_ids:
+        found |= Q(trigger_id__in=trigger_ids)
     with contextlib.suppress(ValueError):
         found |= Q(correlation_id=uuid.UUID(term))
     if "@" in term:

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import DeliveryEvent, Send
+from .models import DeliveryEvent, Send, Trigger
 
 
 class DeliveryEventSerializer(serializers.ModelSerializer):
@@ -37,4 +37,13 @@ class SendSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Send
         fields = ["id", "correlation_id", "recipient", "status", "test"]
+        read_only_fields = fields
+
+
+class TriggerSerializer(serializers.ModelSerializer):
+    campaign = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = Trigger
+        fields = ["id", "campaign", "source", "reference", "send_count", "send_at", "created_at"]
         read_only_fields = fields

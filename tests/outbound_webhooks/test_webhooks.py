@@ -359,6 +359,55 @@ def test_parcellab_feedback_tells_a_failed_dispatch(run, receiver, subscribe, pa
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "headers", "reference"),
+    [
+        ({"reference": "order-A-1001"}, {"Idempotency-Key": "attempt-1"}, "order-A-1001"),
+        ({}, {"Idempotency-Key": "order-A-1002"}, "order-A-1002"),
+    ],
+    ids=["reference", "idempotency-key"],
+)
+def test_every_format_tells_the_callers_own_id_for_a_native_trigger(
+    api, campaign, run, receiver, subscribe, body, headers, reference
+):
+    subscribe(receiver.url("/native"))
+    subscribe(receiver.url("/parcellab"), format="parcellab")
+    with run():
+        response = api.post(
+            f"/api/v1/campaigns/{campaign.key}/trigger/",
+            {"recipients": [{"email": "ann@example.com"}], **body},
+            format="json",
+            headers=headers,
+        )
+    assert response.status_code == 202
+    told = {r.path: r.json for r in receiver.requests}
+    assert told["/native"]["send"]["reference"] == reference
+    assert told["/parcellab"] == {"correlationId": reference, "success": True}
+
+
+def test_every_format_tells_marketing_clouds_request_id(org, campaign, run, receiver, subscribe):
+    subscribe(receiver.url("/native"))
+    subscribe(receiver.url("/parcellab"), format="parcellab")
+    _, secret = token_create(org=org, name="sfmc")
+    token = APIClient().post(
+        "/v2/token",
+        {"grant_type": "client_credentials", "client_id": str(org.pk), "client_secret": secret},
+        format="json",
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.json()['access_token']}")
+    with run():
+        answer = client.post(
+            f"/messaging/v1/messageDefinitionSends/key:{campaign.key}/send",
+            {"To": {"Address": "ann@example.com"}},
+            format="json",
+        ).json()
+    told = {r.path: r.json for r in receiver.requests}
+    assert told["/native"]["send"]["reference"] == answer["requestId"]
+    assert told["/native"]["send"]["correlation_id"] == answer["responses"][0]["recipientSendId"]
+    assert told["/parcellab"]["correlationId"] == answer["requestId"]
+
+
 # Retries
 
 

@@ -42,7 +42,8 @@ def test_one_search_box_finds_a_send_by_email_phone_correlation_id_or_provider_i
 
 def test_the_search_box_says_what_it_finds(admin_client, db):
     content = admin_client.get(url("sends_send_changelist")).content.decode()
-    assert "correlation id or a provider message id (exact match)" in content
+    assert "own id for the trigger (a correlationId, requestId, reference or Idempotency-Key)" in content
+    assert "or a provider message id (exact match)" in content
 
 
 def test_the_send_page_shows_its_timeline_with_events_attempts_and_retriggers(admin_client, make_send):
