@@ -50,11 +50,13 @@ def trigger_schema(max_batch: int) -> dict:
             "expires_at": {"type": "string", "description": "ISO 8601 date-time"},
             "attachments": {"type": "array", "items": ATTACHMENT},
             "reference": {
-                "type": "string", "minLength": 1, "maxLength": 255,
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
                 "description": "Your own id for this trigger (an order number): it finds the trigger and its "
                 "sends (?reference=, ?correlation_id=) and is in every webhook about them. Defaults to the "
                 "Idempotency-Key.",
-            },  # fmt: skip
+            },
         },
     }
 
