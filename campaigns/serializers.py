@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from campaigns.models import Campaign
 from mailings.models import Channel, Mailing
+from core.inputs import MAX_SCHEDULE_SECONDS
 from orgs.api import StrictModelSerializer
 
 
@@ -38,6 +39,8 @@ class CampaignSerializer(StrictModelSerializer):
             "transactional_critical", "object_id", "link_id", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]
+        # The bound of a trigger's own delay: a larger one would overflow when added to the time of a trigger.
+        extra_kwargs = {"delay_seconds": {"max_value": MAX_SCHEDULE_SECONDS}}
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -1,9 +1,15 @@
-from django.http import HttpResponseBadRequest, JsonResponse
+import logging
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from core.errors import Problem, error_body
 from dialects.common import DialectView, oversized_body
 
 NUL = "\x00"
+# How long a provider is told to wait before posting a webhook again that Herald cannot yet take.
+WEBHOOK_RETRY_AFTER_SECONDS = 300
+logger = logging.getLogger(__name__)
 
 
 class NativeRequestChecksMiddleware:
@@ -36,4 +42,18 @@ class NativeRequestChecksMiddleware:
                 if request.path.startswith("/api/"):
                     return JsonResponse(error_body("invalid", message, [Problem(field, message)]), status=400)
                 return HttpResponseBadRequest(message)
+        return None
+
+    def process_exception(self, request, exception):
+        """A provider's webhook Herald is not configured for (ANYMAIL_WEBHOOK_SECRET unset, an ESP's signing
+        key missing): 503 with Retry-After, so the provider keeps the events and posts them again once the
+        setting is made, as the Twilio callback does. A 500 would say Herald is broken; it is unconfigured.
+        """
+        if request.path.startswith("/anymail/") and isinstance(exception, ImproperlyConfigured):
+            logger.warning("provider webhook refused, not configured: %s", exception)
+            response = HttpResponse(
+                "This webhook is not configured on Herald yet.", status=503, content_type="text/plain"
+            )
+            response["Retry-After"] = str(WEBHOOK_RETRY_AFTER_SECONDS)
+            return response
         return None

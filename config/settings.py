@@ -124,7 +124,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["orgs.auth.HasScope"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StrictLimitOffsetPagination",
     # JSON only: the API documents and accepts one request format.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded (core/inputs.py): too deep, NUL, lone surrogates are a 400 naming the field, before any view.
+    "DEFAULT_PARSER_CLASSES": ["core.wire.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["core.wire.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -251,6 +253,9 @@ CACHES = {
 HERALD_IDEMPOTENCY_HOURS = max(env_int("HERALD_IDEMPOTENCY_HOURS", 48), 24)
 # API requests per org per minute (each org may have its own); 0 turns the limit off.
 HERALD_RATE_LIMIT_PER_MINUTE = env_int("HERALD_RATE_LIMIT_PER_MINUTE", 6000)
+# Failed authentications per client address per minute, on every API; past it, 429 until the minute ends.
+# 0 turns it off.
+HERALD_AUTH_FAILURES_PER_MINUTE = env_int("HERALD_AUTH_FAILURES_PER_MINUTE", 30)
 
 # The pipeline's knobs.
 HERALD_CHUNK_SIZE = env_int("HERALD_CHUNK_SIZE", 100)
@@ -300,6 +305,8 @@ HERALD_RETENTION_CHUNK = env_int("HERALD_RETENTION_CHUNK", 2000)
 # Marketer-written templates: a render that runs longer, or writes more, fails its send.
 HERALD_TEMPLATE_TIME_LIMIT = float(os.getenv("HERALD_TEMPLATE_TIME_LIMIT", "2"))
 HERALD_TEMPLATE_MAX_CHARS = env_int("HERALD_TEMPLATE_MAX_CHARS", 2_000_000)
+# {% for %} iterations per send, all loops of all parts together: checked by the engine on every thread.
+HERALD_TEMPLATE_MAX_ITERATIONS = env_int("HERALD_TEMPLATE_MAX_ITERATIONS", 100_000)
 HERALD_MAX_ATTACHMENTS = env_int("HERALD_MAX_ATTACHMENTS", 10)
 HERALD_MAX_ATTACHMENT_BYTES = env_int("HERALD_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
 HERALD_MAX_REQUEST_BYTES = env_int("HERALD_MAX_REQUEST_BYTES", 20 * 1024 * 1024)

@@ -2,6 +2,13 @@
 
 from dataclasses import dataclass
 
+from core.text import printable
+
+# At most this many problems per answer, each message at most MESSAGE_CHARS: a refusal stays short
+# whatever it refuses.
+MAX_PROBLEMS = 100
+MESSAGE_CHARS = 500
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -9,7 +16,7 @@ class Problem:
     message: str
 
     def as_dict(self) -> dict:
-        return {"field": self.field, "message": self.message}
+        return {"field": printable(self.field), "message": printable(self.message, MESSAGE_CHARS)}
 
 
 class HeraldError(Exception):
@@ -38,4 +45,5 @@ class Conflict(HeraldError):
 
 def error_body(code: str, message: str, problems: list[Problem] | None = None) -> dict:
     """The native API's error envelope: {"error": {"code", "message", "problems": [{"field", "message"}]}}."""
-    return {"error": {"code": code, "message": message, "problems": [p.as_dict() for p in problems or []]}}
+    listed = [p.as_dict() for p in (problems or [])[:MAX_PROBLEMS]]
+    return {"error": {"code": code, "message": printable(message, MESSAGE_CHARS), "problems": listed}}

@@ -13,16 +13,18 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import QueryDict
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from campaigns.models import Campaign
 from core.errors import HeraldError, Invalid, Problem
+from core.inputs import json_problem
+from core.wire import JSONRenderer
 from dialects.openapi import ID_MAX, DialectAutoSchema
 from intake.accept import TriggerResult, trigger_accept
 from intake.commands import TriggerCommand
 from orgs.auth import ApiClient
+from orgs.auth_failures import AuthFailures
 from orgs.models import ApiToken, Org
 from orgs.services import token_authenticate
 
@@ -31,7 +33,6 @@ logger = logging.getLogger(__name__)
 # The lenient (JSON5) reading is a pure-Python parser: kept for the small bodies it exists for.
 LENIENT_MAX_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_MAX = 200
-MAX_DEPTH = 64
 
 
 class Unauthorized(HeraldError):
@@ -89,6 +90,9 @@ class DialectView(APIView):
         too_large = oversized_body(request)
         if too_large is not None:
             raise too_large
+        wait = AuthFailures.wait(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, "Too many failed authentications from this address.")
         super().initial(request, *args, **kwargs)
 
     def admit(self, request, token: ApiToken) -> None:
@@ -106,6 +110,8 @@ class DialectView(APIView):
             logger.exception("%s failed on %s", type(self).__name__, self.request.path)
             error = ServerFault("The request failed on the server; it has been logged.")
         set_rollback()
+        if isinstance(error, Unauthorized):
+            AuthFailures.record(self.request)
         response = self.error_response(error)
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             response["Retry-After"] = str(math.ceil(exc.wait))
@@ -157,9 +163,9 @@ def json_body(request, *, lenient: bool = False) -> Any:
         if not (lenient and len(raw) <= LENIENT_MAX_BYTES):
             raise Invalid("The body is not valid JSON.", problems=[Problem("body", str(exc))]) from exc
         value = _json5(raw, exc)
-    problem = storable_problem(value)
+    problem = json_problem(value)
     if problem:
-        raise Invalid("The body holds a value Herald cannot store.", problems=[Problem("body", problem)])
+        raise Invalid("The body holds a value Herald cannot store.", problems=[problem])
     return value
 
 
@@ -172,31 +178,6 @@ def _json5(raw: bytes, strict_error: Exception) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number.")
-
-
-def storable_problem(value: Any) -> str | None:
-    """Why this parsed JSON could not be stored (NUL characters, lone surrogates, deep nesting), or None."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            # Deeper than any vendor's payload; and serialising it again later could exhaust the stack.
-            return f"Nested deeper than {MAX_DEPTH} levels."
-        if isinstance(item, dict):
-            stack.extend((key, depth + 1) for key in item)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "Text must not contain NUL (\\u0000) characters."
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "Text must not contain unpaired surrogate escapes."
-        elif isinstance(item, float) and not math.isfinite(item):
-            return "Numbers must be finite."
-    return None
 
 
 def form_or_json_body(request) -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -167,6 +167,10 @@ def classify(exc: Exception) -> Exception:
         if status is not None:
             return PermanentFailure(f"provider answered {status}: {exc}")
         return TransientFailure(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, BadHeaderError | ValueError):
+        # The message itself cannot be built (a line break in a header, Django's "Invalid address"): it
+        # fails the same way on every attempt.
+        return PermanentFailure(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
         return PermanentFailure(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, smtplib.SMTPResponseException):

@@ -1,7 +1,6 @@
 """The native trigger API: POST /campaigns/{key}/trigger/, an action of the campaigns' own viewset."""
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -9,6 +8,7 @@ from rest_framework.response import Response
 
 from campaigns import api as campaigns_api
 from core.errors import Invalid, Problem
+from core.inputs import datetime_parse
 from orgs.idempotency import request_fingerprint
 from sends.serializers import SendSummarySerializer
 
@@ -65,9 +65,9 @@ def parse_trigger(data) -> TriggerCommand:
     for name in ("send_at", "expires_at"):
         value = data.get(name) if isinstance(data, dict) else None
         if isinstance(value, str):
-            dates[name] = _parse_datetime(value)
-            if dates[name] is None:
-                problems.append(Problem(name, f"'{value}' is not an ISO 8601 date-time with a time zone."))
+            dates[name], problem = datetime_parse(value, field=name)
+            if problem:
+                problems.append(problem)
     if isinstance(data, dict) and "delay" in data and "send_at" in data:
         problems.append(Problem("send_at", "Give either delay or send_at, not both."))
     if problems:
@@ -88,14 +88,6 @@ def parse_trigger(data) -> TriggerCommand:
         ],
         reference=data.get("reference") or "",
     )
-
-
-def _parse_datetime(value: str):
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 def trigger_response(result: TriggerResult) -> dict:

@@ -11,6 +11,14 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from core.errors import Invalid, Problem
+from core.inputs import (
+    datetime_range_problem,
+    delay_problem,
+    json_problem,
+    locale_problem,
+    name_problem,
+    sender_problem,
+)
 from mailings.models import Channel
 from orgs.models import Org
 from recipients.models import Recipient, normalize_email, normalize_phone
@@ -19,7 +27,6 @@ from .commands import RecipientSpec, TriggerCommand, check_attachments
 from .validation import Validator, schema_problems, validator_for
 
 MAX_PROBLEMS = 100
-_HEADER_BREAK = re.compile(r"[\r\n\x00]")
 
 
 @dataclass
@@ -48,10 +55,7 @@ def trigger_plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[
         problems.append(
             Problem("recipients", f"Give 1 to {settings.HERALD_MAX_BATCH} recipients, not {count}.")
         )
-    if command.from_email and _HEADER_BREAK.search(command.from_email):
-        problems.append(Problem("from", "Must not contain line breaks."))
-    if command.expires_at and command.expires_at <= timezone.now():
-        problems.append(Problem("expires_at", "Already in the past."))
+    problems += _command_problems(campaign, command)
     problems += check_attachments(command.attachments)
 
     validators = {channel: _context_validator(campaign.mailing_for(channel)) for channel in channels}
@@ -83,6 +87,38 @@ def trigger_plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[
     return planned
 
 
+def _command_problems(campaign: Campaign, command: TriggerCommand) -> list[Problem]:
+    """What is wrong with the trigger as a whole, whichever API built the command (core/inputs.py)."""
+    problems = []
+    if command.from_email:
+        problem = sender_problem(command.from_email)
+        if problem:
+            problems.append(Problem("from", problem))
+    problem = locale_problem(command.locale or "")
+    if problem:
+        problems.append(Problem("locale", problem))
+    for name in ("send_at", "expires_at"):
+        value = getattr(command, name)
+        problem = value is not None and datetime_range_problem(value)
+        if problem:
+            problems.append(Problem(name, problem))
+    if command.expires_at and command.expires_at <= timezone.now():
+        problems.append(Problem("expires_at", "Already in the past."))
+    if command.delay is not None:
+        problem = delay_problem(command.delay)
+        if problem:
+            problems.append(Problem("delay", problem))
+    elif command.send_at is None and delay_problem(campaign.delay_seconds):
+        # Stored before delays were bounded: adding it to now would overflow.
+        problems.append(
+            Problem("campaign", f"Campaign '{campaign.key}' has a delay_seconds over 366 days; lower it.")
+        )
+    problem = json_problem(command.context, "context")
+    if problem:
+        problems.append(problem)
+    return problems
+
+
 def _problem_order(problem: Problem) -> tuple[int, str]:
     # Batch-level problems first, then recipient by recipient in request order.
     index = re.match(r"recipients\[(\d+)\]", problem.field)
@@ -103,10 +139,18 @@ def _clean_spec(i: int, spec: RecipientSpec, problems: list[Problem]) -> Recipie
         if phone is None:
             problems.append(Problem(f"recipients[{i}].phone", f"'{spec.phone}' is not a phone number."))
         spec.phone = phone
-    for name in ("first_name", "last_name", "external_id", "locale"):
-        if _HEADER_BREAK.search(getattr(spec, name) or ""):
-            # Names can end up in headers (To: "Ann" <ann@…>); a line break there would inject more headers.
-            problems.append(Problem(f"recipients[{i}].{name}", "Must not contain line breaks."))
+    for name in ("first_name", "last_name", "external_id"):
+        # Names can end up in headers (To: "Ann" <ann@…>); a line break there would inject more headers.
+        problem = name_problem(getattr(spec, name) or "")
+        if problem:
+            problems.append(Problem(f"recipients[{i}].{name}", problem))
+    problem = locale_problem(spec.locale or "")
+    if problem:
+        problems.append(Problem(f"recipients[{i}].locale", problem))
+    for name in ("attributes", "context"):
+        problem = json_problem(getattr(spec, name), f"recipients[{i}].{name}")
+        if problem:
+            problems.append(problem)
     if spec.id is None and not (spec.email or spec.phone or spec.external_id):
         problems.append(Problem(f"recipients[{i}]", "Give an id, email, phone or external_id."))
     return spec

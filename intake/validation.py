@@ -5,6 +5,7 @@ import json
 import jsonschema
 
 from core.errors import Problem
+from core.inputs import MAX_SCHEDULE_SECONDS
 
 ATTACHMENT = {
     "type": "object",
@@ -45,7 +46,7 @@ def trigger_schema(max_batch: int) -> dict:
             "context": {"type": "object"},
             "channel": {"type": "string", "enum": ["email", "sms"]},
             "locale": {"type": "string", "maxLength": 35},
-            "delay": {"type": "integer", "minimum": 0, "maximum": 366 * 24 * 3600},
+            "delay": {"type": "integer", "minimum": 0, "maximum": MAX_SCHEDULE_SECONDS},
             "send_at": {"type": "string", "description": "ISO 8601 date-time"},
             "expires_at": {"type": "string", "description": "ISO 8601 date-time"},
             "attachments": {"type": "array", "items": ATTACHMENT},
@@ -180,6 +181,15 @@ def validator_for(schema: dict) -> Validator:
     return found
 
 
+_OWN_WORDS = {
+    "maxItems": lambda n: f"At most {n} items.",
+    "minItems": lambda n: f"At least {n} item{'s' if n != 1 else ''}.",
+    "maxLength": lambda n: f"At most {n} characters.",
+    "minLength": lambda n: f"At least {n} character{'s' if n != 1 else ''}.",
+    "maxProperties": lambda n: f"At most {n} members.",
+}
+
+
 def schema_problems(schema: dict, data, validator: Validator | None = None) -> list[Problem]:
     """Every way `data` breaks `schema`, each named by its path (recipients[2].email)."""
     problems = []
@@ -187,7 +197,9 @@ def schema_problems(schema: dict, data, validator: Validator | None = None) -> l
         path = ""
         for part in error.absolute_path:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = error.message
+        wording = _OWN_WORDS.get(error.validator)
+        # jsonschema's own message repeats the value: a 100,000-item array, back in full.
+        message = wording(error.validator_value) if wording else error.message
         if error.validator == "anyOf" and error.schema is RECIPIENT:
             message = "Give an id, email, phone or external_id."
         problems.append(Problem(path or "body", message))

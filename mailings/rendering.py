@@ -12,6 +12,7 @@ from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
 
 from mailings.models import Mailing
+from mailings.render_budget import BudgetExceeded, render_budget
 
 
 class SandboxEngine(Engine):
@@ -44,9 +45,12 @@ def render_string(source: str, data: dict, *, html: bool = False, part: str = "t
     if not source:
         return ""
     try:
-        # use_l10n off: a number renders as itself, not in the format of whatever language the worker
-        # process happens to have active (the recipient's locale picks the translation, not the format).
-        rendered = _compile(source, html).render(Context(data, autoescape=html, use_l10n=False))
+        with render_budget():
+            # use_l10n off: a number renders as itself, not in the format of whatever language the worker
+            # process happens to have active (the recipient's locale picks the translation, not the format).
+            rendered = _compile(source, html).render(Context(data, autoescape=html, use_l10n=False))
+    except BudgetExceeded as exc:
+        raise RenderError(f"{part}: {exc}") from exc
     except TemplateSyntaxError as exc:
         raise RenderError(f"{part}: {exc}") from exc
     except RenderTimeout as exc:
@@ -99,7 +103,7 @@ def render_mailing(mailing: Mailing, *, locale: str | None, data: dict) -> Rende
     """Render every part; the time limit is for all of them together (one timer per send, not three)."""
     used_locale, content = mailing.content_for(locale)
     try:
-        with _time_limit(settings.HERALD_TEMPLATE_TIME_LIMIT):
+        with render_budget(), _time_limit(settings.HERALD_TEMPLATE_TIME_LIMIT):
             subject = render_string(content["subject"], data, part="subject")
             text = render_string(content["text"], data, part="text")
             html = render_string(content["html"], data, html=True, part="html")

@@ -2,7 +2,8 @@ from rest_framework import serializers
 
 from mailings.models import Mailing
 from mailings.rendering import check_context_schema, check_templates, check_translations
-from orgs.api import StrictModelSerializer
+from core.inputs import locale_problem, sender_problem
+from orgs.api import StrictModelSerializer, checked_by
 
 
 class MailingSerializer(StrictModelSerializer):
@@ -13,9 +14,17 @@ class MailingSerializer(StrictModelSerializer):
             "translations", "context_schema", "sample_context", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
+        # Each becomes a header of every message: one address each, and no line to inject another header.
+        extra_kwargs = {
+            "from_email": {"validators": [checked_by(sender_problem)]},
+            "reply_to": {"validators": [checked_by(sender_problem)]},
+            "default_locale": {"validators": [checked_by(locale_problem)]},
+        }
 
     def validate_translations(self, value):
         problems = check_translations(value)
+        if isinstance(value, dict):
+            problems.update({key: locale_problem(key) for key in value if locale_problem(key)})
         if problems:
             raise serializers.ValidationError({key or "translations": [msg] for key, msg in problems.items()})
         return value

@@ -1,6 +1,7 @@
 from django.db import models
 from rest_framework import serializers, viewsets
 
+from core.inputs import name_problem
 from orgs.idempotency import IdempotentWritesMixin
 from orgs.models import Org
 
@@ -45,8 +46,33 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class StrictEmailField(StrictCharField, serializers.EmailField):
+class StrictLineField(StrictCharField):
+    """One line of text (a name, an id, an address): no line breaks or other control characters.
+
+    Such values end up in email headers and logs, where a line break starts a line of the sender's choosing.
+    """
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        problem = name_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class StrictEmailField(StrictLineField, serializers.EmailField):
     pass
+
+
+def checked_by(problem_of):
+    """A serializer field validator from one of core.inputs' checks (a message, or None when it is fine)."""
+
+    def validate(value):
+        problem = problem_of(value) if isinstance(value, str) and value else None
+        if problem:
+            raise serializers.ValidationError(problem)
+
+    return validate
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -63,7 +89,7 @@ class StrictModelSerializer(serializers.ModelSerializer):
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
-        models.CharField: StrictCharField,
+        models.CharField: StrictLineField,
         models.TextField: StrictCharField,
         models.EmailField: StrictEmailField,
         models.IntegerField: StrictIntegerField,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions, permissions
 
+from orgs.auth_failures import AuthFailures
 from orgs.models import ApiToken, Org
 from orgs.services import token_authenticate
 
@@ -32,6 +33,16 @@ def client_for_secret(secret: str) -> ApiClient:
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
+        wait = AuthFailures.wait(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait, "Too many failed authentications from this address.")
+        try:
+            return self._authenticate(request)
+        except exceptions.AuthenticationFailed:
+            AuthFailures.record(request)
+            raise
+
+    def _authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, value = header.partition(" ")
         scheme = scheme.lower()

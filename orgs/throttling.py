@@ -37,3 +37,4 @@ class OrgRateThrottle(BaseThrottle):
 
     def wait(self) -> float:
         return self.retry_after
+

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from orgs.api import StrictEmailField, StrictModelSerializer
+from core.inputs import locale_problem
+from orgs.api import StrictEmailField, StrictModelSerializer, checked_by
 from recipients.models import Recipient, clean_phone, normalize_email
 
 
@@ -14,6 +15,7 @@ class RecipientSerializer(StrictModelSerializer):
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {"locale": {"validators": [checked_by(locale_problem)]}}
 
     def validate_email(self, value):
         value = normalize_email(value)

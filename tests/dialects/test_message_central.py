@@ -246,7 +246,7 @@ def test_the_raw_sql_filter_of_the_original_is_never_offered(client, mailing, ri
         ("[true]", "[0]"),
         ('[{"context": {}}]', "[0]"),
         ('{"rid": "22"}', "rid"),
-        ('{"email": "a@example.com", "context": "\\u0000"}', "body"),
+        ('{"email": "a@example.com", "context": "\\u0000"}', "context"),
         ('{"email": "not-an-address"}', "email"),
         ('{"email": "' + "a" * 250 + '@example.com"}', "email"),
     ],

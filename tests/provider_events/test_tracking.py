@@ -189,14 +189,17 @@ def test_a_webhook_with_the_wrong_credentials_is_refused_and_stores_nothing(clie
 
 
 @pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailInsecureWebhookWarning")
-def test_without_a_webhook_secret_no_event_is_taken(settings, make_sent):
+def test_without_a_webhook_secret_no_event_is_taken_and_the_provider_is_asked_to_retry(settings, make_sent):
     settings.ANYMAIL = {}  # Anymail itself would only warn and take events from anyone
     send = make_sent("Postmark")
     webhook = postmark("bounced", message_id=MESSAGE_IDS["Postmark"], address=ADDRESS, at=T0)
     response = Client(raise_request_exception=False).post(
         webhook.path, webhook.body, content_type="application/json"
     )
-    assert response.status_code == 500
+    # 503 and Retry-After, as the Twilio callback answers: the provider keeps the event and posts it again.
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert b"Traceback" not in response.content
     assert not DeliveryEvent.objects.exists() and not Suppression.objects.exists()
     send.refresh_from_db()
     assert send.status == Status.SENT
