@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from campaigns.models import Campaign
-from mailings.models import Channel, Mailing
 from core.inputs import MAX_SCHEDULE_SECONDS
+from mailings.models import Channel, Mailing
 from orgs.api import StrictModelSerializer
 
 

@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
+from core.inputs import locale_problem, sender_problem
 from mailings.models import Mailing
 from mailings.rendering import check_context_schema, check_templates, check_translations
-from core.inputs import locale_problem, sender_problem
 from orgs.api import StrictModelSerializer, checked_by
 
 

@@ -37,4 +37,3 @@ class OrgRateThrottle(BaseThrottle):
 
     def wait(self) -> float:
         return self.retry_after
-
