@@ -48,6 +48,7 @@ class Connections:
         self._email = None
         self._sms = None
         self.used_at = time.monotonic()
+        self.pid, self.generation = os.getpid(), _generation  # whose sockets, opened under which settings
 
     @property
     def email(self):
@@ -102,7 +103,6 @@ def thread_connections() -> Connections:
         connections = None
     if connections is None:
         connections = _local.connections = Connections()
-        connections.pid, connections.generation = os.getpid(), _generation
     return connections
 
 

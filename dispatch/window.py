@@ -11,16 +11,20 @@ import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from django.conf import settings
+
 from .record import Outcome
 
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
-def _pool(size: int) -> ThreadPoolExecutor:
-    # One pool a process (a forked Celery child must not use its parent's threads, which it has not got).
-    key = (os.getpid(), size)
+def _pool() -> ThreadPoolExecutor:
+    # One pool a process, as large as the setting: a short chunk's smaller window uses fewer of its threads
+    # (and their kept-alive connections) rather than a pool of its own. A forked Celery child must not use
+    # its parent's threads, which it has not got.
+    key = (os.getpid(), settings.HERALD_DISPATCH_IN_FLIGHT)
     if key not in _pools:
-        _pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="herald-provider")
+        _pools[key] = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix="herald-provider")
     return _pools[key]
 
 
@@ -33,7 +37,7 @@ class Window:
         """Start `call(*args)`, after making room: the outcomes that finished meanwhile."""
         if self.size == 1:  # nothing to overlap: no thread to hand over to
             return [call(*args)]
-        self.pending.add(_pool(self.size).submit(call, *args))
+        self.pending.add(_pool().submit(call, *args))
         return self.finished(block=False)
 
     def room(self) -> list[Outcome]:
