@@ -187,6 +187,8 @@ if os.getenv("ANYMAIL_WEBHOOK_SECRET"):
 # SQLAlchemy transport on SQLite, does not compete with the app for the database's single write lock.
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Kombu's, with messages written whole before a consumer can see them (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
