@@ -27,5 +27,8 @@ RUN pip install --no-deps -e . \
 
 USER herald
 EXPOSE 8000
-# The web process; compose.yaml runs the worker and beat from the same image with other commands.
+# The web process; compose.yaml runs the worker, the sweeper and beat from the same image with other commands
+# (and gives the worker a health check of its own).
+HEALTHCHECK --interval=30s --timeout=10s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health/', timeout=5)"
 CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

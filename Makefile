@@ -22,12 +22,11 @@ $(VENV)/.installed: pyproject.toml
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# Web server, Celery worker and beat in the foreground; Ctrl-C stops all three.
+# Web server, Celery worker, beat and the sweeper in the foreground, under a supervisor that replaces any
+# that dies, and a worker that stalls (dispatch/management/commands/supervise.py); Ctrl-C stops them all.
 run: migrate
 	@echo "Herald on http://127.0.0.1:$(PORT)/  (admin: /admin/, health: /api/v1/health/)"
-	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
-	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload --insecure
+	@exec $(PY) manage.py supervise --port $(PORT)
 
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) REDIS_URL=$(TEST_REDIS_URL)
 

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.celery import app
+from dispatch.progress import dispatch_state
 
 
 def database_ok() -> tuple[bool, str]:
@@ -27,12 +28,24 @@ def broker_ok() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
+class DispatchHealth(serializers.Serializer):
+    due = serializers.IntegerField(help_text="Sends queued, scheduled and due, or claimed by a worker")
+    oldest_due_seconds = serializers.FloatField(allow_null=True, help_text="Age of the oldest of them")
+    last_progress_seconds = serializers.FloatField(
+        allow_null=True, help_text="Since a worker last finished a chunk (null: none has yet)"
+    )
+    stalled = serializers.BooleanField(
+        help_text="Sends have been due longer than the lease and no worker finished a chunk in that time"
+    )
+    reason = serializers.CharField(help_text="Why it is stalled; empty when it is not")
+
+
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
     @extend_schema(
-        summary="Health of the database and the broker (no authentication)",
+        summary="Health of the database, the broker and dispatch (no authentication)",
         auth=[],
         responses={
             200: inline_serializer(
@@ -41,13 +54,22 @@ class HealthView(APIView):
                     "status": serializers.CharField(),
                     "database": serializers.CharField(),
                     "broker": serializers.CharField(),
+                    "dispatch": DispatchHealth(),
                 },
             ),
-            503: OpenApiResponse(description="The database or the broker is down; the body says which."),
+            503: OpenApiResponse(
+                description="The database or the broker is down, or dispatch is stalled; the body says which."
+            ),
         },
     )
     def get(self, request):
         checks = {"database": database_ok(), "broker": broker_ok()}
         healthy = all(ok for ok, _ in checks.values())
         body = {"status": "ok" if healthy else "unavailable", **{k: v for k, (_, v) in checks.items()}}
+        if checks["database"][0]:
+            dispatch = dispatch_state()
+            body["dispatch"] = dispatch.as_dict()
+            if dispatch.stalled:
+                healthy = False
+                body["status"] = "stalled"
         return Response(body, status=200 if healthy else 503)

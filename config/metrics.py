@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core import metrics
+from dispatch.progress import dispatch_state
 from outbound_webhooks.models import WebhookDelivery
 from sends.models import Send
 
@@ -46,6 +47,19 @@ def _queue_gauges() -> Iterable:
     )
     age.add_metric([], (now - oldest[0]).total_seconds() if oldest and oldest[0] else 0)
     yield age
+    state = dispatch_state(now=now)
+    stalled = GaugeMetricFamily(
+        "herald_dispatch_stalled",
+        "1 while sends have been due for longer than the lease and no worker finished a chunk in that time",
+    )
+    stalled.add_metric([], int(state.stalled))
+    yield stalled
+    if state.last_progress_seconds is not None:
+        progress = GaugeMetricFamily(
+            "herald_dispatch_last_progress_age_seconds", "Since a worker last finished a chunk"
+        )
+        progress.add_metric([], state.last_progress_seconds)
+        yield progress
     pending = GaugeMetricFamily("herald_webhook_deliveries_pending", "Webhook notifications to deliver")
     pending.add_metric([], WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).count())
     yield pending

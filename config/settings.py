@@ -189,6 +189,10 @@ CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Kombu's, with messages written whole before a consumer can see them (config/broker.py).
     CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+    # Tasks on threads of the worker process. The prefork pool, on a transport without an event loop,
+    # has its children take jobs from one pipe under one semaphore, which an idle child holds while it
+    # waits: a child killed then takes the semaphore with it, and the pool never runs another task.
+    CELERY_WORKER_POOL = "threads"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
@@ -227,15 +231,8 @@ CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Seconds between retention runs (each stops after half of it and the next goes on).
 HERALD_RETENTION_INTERVAL = float(os.getenv("HERALD_RETENTION_INTERVAL", "3600"))
+# The sweeps are not here: `manage.py sweep` runs them in a process of its own (docs/reliability.md).
 CELERY_BEAT_SCHEDULE = {
-    "sweep-sends": {
-        "task": "dispatch.tasks.sweep_sends",
-        "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
-    },
-    "sweep-webhooks": {
-        "task": "outbound_webhooks.tasks.sweep_webhooks",
-        "schedule": float(os.getenv("HERALD_SWEEP_INTERVAL", "5")),
-    },
     "purge-idempotent-requests": {"task": "orgs.tasks.purge_idempotent_requests", "schedule": 3600.0},
     "purge-expired-sends": {
         "task": "privacy.tasks.purge_expired_sends",
@@ -265,8 +262,11 @@ HERALD_MAX_BATCH = env_int("HERALD_MAX_BATCH", 1000)
 HERALD_MAX_ATTEMPTS = env_int("HERALD_MAX_ATTEMPTS", 5)
 HERALD_RETRY_BASE_SECONDS = env_int("HERALD_RETRY_BASE_SECONDS", 30)
 HERALD_RETRY_MAX_SECONDS = env_int("HERALD_RETRY_MAX_SECONDS", 3600)
-# A send left `queued` or `sending` this long is taken to be lost by its worker and is re-enqueued.
-HERALD_LEASE_SECONDS = env_int("HERALD_LEASE_SECONDS", 300)
+# A send left `queued` or `sending` this long is taken to be lost by its worker and is re-enqueued; and
+# dispatch is stalled when sends wait this long with no worker finishing a chunk. A worker stops a chunk at
+# half of it, and a provider call it started then has Anymail's 30 s timeout to end: 90 s leaves 15 s.
+HERALD_LEASE_SECONDS = env_int("HERALD_LEASE_SECONDS", 90)
+HERALD_SWEEP_INTERVAL = float(os.getenv("HERALD_SWEEP_INTERVAL", "5"))
 HERALD_SWEEP_BATCH = env_int("HERALD_SWEEP_BATCH", 5000)
 # Provider calls in flight at once in each worker process (threads; rendering and the database stay on
 # the task's own thread). Throughput against a provider taking R seconds is at most this / R per process.

@@ -1,4 +1,4 @@
-"""Real processes: a Celery worker (with beat) against the test PostgreSQL database and Redis."""
+"""Real processes: a Celery worker with beat, and the sweeper, against the test PostgreSQL and Redis."""
 
 import os
 import signal
@@ -25,6 +25,7 @@ class Worker:
         self.outbox = outbox
         self.log = log
         self.process: subprocess.Popen | None = None
+        self.sweeper: subprocess.Popen | None = None
 
     def start(self, *extra: str, **env: str) -> None:
         environment = {
@@ -44,19 +45,32 @@ class Worker:
             cwd=ROOT, env=environment, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        if self.sweeper is None or self.sweeper.poll() is not None:
+            # A process of its own, as in production: killing the worker does not stop it.
+            self.sweeper = subprocess.Popen(
+                [sys.executable, "manage.py", "sweep"], cwd=ROOT, env=environment,
+                stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
+        self.process = _stop(self.process)
+
+    def stop_all(self) -> None:
+        self.stop()
+        self.sweeper = _stop(self.sweeper)
 
     def messages(self) -> list[Path]:
         return sorted(self.outbox.glob("*.eml")) + sorted(self.outbox.glob("*.json"))
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def wait_for(condition, *, timeout: float = 30, what: str = "condition", log: Path | None = None):
@@ -75,4 +89,4 @@ def worker(django_db_setup, django_db_blocker, tmp_path):
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no task left from an earlier run
     w = Worker(outbox=tmp_path / "outbox", log=tmp_path / "worker.log")
     yield w
-    w.stop()
+    w.stop_all()
