@@ -81,7 +81,9 @@ payload = { grant_type = "client_credentials", client_id = "2", client_secret = 
 extract_selector = "/access_token"
 EOF
 LOG=${FUZZ_SERVER_LOG:-$VAR/server.log}
-.venv/bin/python manage.py runserver "127.0.0.1:$PORT" --noreload >"$LOG" 2>&1 &
+# Herald whole, as `make run` starts it: without a worker the triggers it accepts would wait, and the health
+# check would rightly answer 503 once they were older than the lease.
+.venv/bin/python manage.py supervise --port "$PORT" >"$LOG" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$VAR"' EXIT
 
