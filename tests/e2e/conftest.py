@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,18 @@ def _stop(process: subprocess.Popen | None) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def dispatches_per_send(outbox: Path) -> Counter:
+    """How often the provider (the outbox) received each send, by the Message-ID Herald gives it."""
+    counts: Counter = Counter()
+    for path in outbox.glob("*.eml"):
+        with path.open("rb") as f:
+            for line in f:
+                if line.lower().startswith(b"message-id:"):
+                    counts[line.split(b"<", 1)[1].split(b"@", 1)[0].decode()] += 1
+                    break
+    return counts
 
 
 def wait_for(condition, *, timeout: float = 30, what: str = "condition", log: Path | None = None):

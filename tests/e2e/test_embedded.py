@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, wait_for
+from tests.e2e.conftest import ROOT, dispatches_per_send, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -102,33 +102,30 @@ class Embedded:
         )  # fmt: skip
         assert response.status_code == 202, response.text
 
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.var / 'herald.sqlite3'}?mode=ro", uri=True, timeout=30)
+
     def statuses(self) -> Counter:
-        with sqlite3.connect(f"file:{self.var / 'herald.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
+        with self.db() as db:
             return Counter(dict(db.execute("SELECT status, COUNT(*) FROM sends_send GROUP BY status")))
 
     def marked(self) -> set[str]:
-        with sqlite3.connect(f"file:{self.var / 'herald.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
-            rows = db.execute("SELECT correlation_id FROM sends_send WHERE possibly_duplicated")
-            return {row[0].replace("-", "") for row in rows}
+        """The correlation ids of sends marked possibly duplicated (SQLite keeps a UUID without dashes)."""
+        with self.db() as db:
+            return {
+                row[0]
+                for row in db.execute("SELECT correlation_id FROM sends_send WHERE possibly_duplicated")
+            }
 
     def dispatches(self) -> Counter:
-        """How often the provider (the outbox) received each send, by its Message-ID."""
-        counts: Counter = Counter()
-        for path in (self.var / "outbox").glob("*.eml"):
-            for line in path.read_bytes().splitlines():
-                if line.lower().startswith(b"message-id:"):
-                    counts[line.split(b"<", 1)[1].split(b"@", 1)[0].decode().replace("-", "")] += 1
-                    break
-        return counts
+        return Counter(
+            {cid.replace("-", ""): n for cid, n in dispatches_per_send(self.var / "outbox").items()}
+        )
 
     def descendants(self) -> list[int]:
         children: dict[int, list[int]] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        for pid, parent in _parents().items():
+            children.setdefault(parent, []).append(pid)
         found, todo = [], [self.process.pid] if self.process else []
         while todo:
             for child in children.get(todo.pop(), []):
@@ -138,19 +135,24 @@ class Embedded:
 
     def task_process(self) -> int:
         """The process that runs tasks: a pool process if the worker has any, else the worker itself."""
+        parents = _parents()
         for pid in self.descendants():
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
             if b"celery -A config worker" in cmdline:
-                pool = [p for p in self.descendants() if _parent(p) == pid]
+                pool = [p for p, parent in parents.items() if parent == pid]
                 return pool[0] if pool else pid
         raise AssertionError(f"no worker process under make run\n{self.log.read_text()[-3000:]}")
 
 
-def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None
+def _parents() -> dict[int, int]:
+    """Every process's parent, from /proc (a process that ends while it is read is left out)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+    return parents
 
 
 @pytest.fixture

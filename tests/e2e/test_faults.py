@@ -7,8 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,22 +20,10 @@ from intake.accept import trigger_accept
 from intake.commands import RecipientSpec, TriggerCommand
 from orgs.services import org_create
 from sends.models import Send, Trigger
-from tests.e2e.conftest import ROOT, database_url, wait_for
+from tests.e2e.conftest import ROOT, database_url, dispatches_per_send, wait_for
 from tests.factories import CampaignFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def dispatches_per_send(outbox: Path) -> Counter:
-    """How often the provider (the outbox) received each send, by the Message-ID Herald gives it."""
-    counts: Counter = Counter()
-    for path in outbox.glob("*.eml"):
-        with path.open("rb") as f:
-            for line in f:
-                if line.lower().startswith(b"message-id:"):
-                    counts[line.split(b"<", 1)[1].split(b"@", 1)[0].decode()] += 1
-                    break
-    return counts
 
 
 def accept(campaign, n: int, prefix: str) -> list[int]:

@@ -4,7 +4,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -25,7 +25,6 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     started: float = 0.0
-    restarts: int = field(default=0)
 
     def start(self) -> None:
         # A session of its own: stopping it stops what it started (Celery's pool, runserver's threads).
@@ -90,7 +89,6 @@ class Command(BaseCommand):
                     code = child.exited()
                     if code is not None and time.monotonic() - child.started > RESTART_PAUSE_SECONDS:
                         logger.warning("%s exited (%s); starting it again", child.name, code)
-                        child.restarts += 1
                         child.start()
                 # A new worker gets a lease to show progress before it is judged.
                 now = time.monotonic()
@@ -123,5 +121,4 @@ class Command(BaseCommand):
             logger.error("replacing the worker (pid %s): %s", worker.process.pid, state.reason)
             self.stalled_since = None
             worker.kill()
-            worker.restarts += 1
             worker.start()
