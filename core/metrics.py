@@ -1,32 +1,39 @@
-"""Counting for Prometheus: counters every process adds to in Redis (config.metrics serves them at /metrics).
+"""Counting for Prometheus (config.metrics serves it at /metrics), in two places by what is counted.
 
-Why not prometheus_client's multiprocess mode: it shares counters through files in one folder, so the web
-process could only report workers on its own machine (and container). Here each process adds up what it
-counts in memory (no I/O in the dispatch loop) and adds that to Redis hashes in one round trip after each
-task and each trigger; whichever web process is scraped reads the totals from Redis. The queue gauges are
-asked of PostgreSQL and the broker at scrape time, from small partial indexes. Without Redis (the embedded
-default) the counters are the scraped process's own.
+Send outcomes (herald_sends, the dispatch latency) are tallied in the database, in the transaction that
+records the outcome: a worker SIGKILLed after that commit has counted it, one killed before has neither
+recorded nor counted it, and the sweep that records a dead worker's journaled outcomes counts them once.
+It is one more statement in a transaction that already commits (a chunk's, an event's).
+
+The rest (triggers accepted, webhook attempts) each process adds up in memory and adds to Redis hashes in
+one round trip after each task and each request; whichever web process is scraped reads the totals from
+Redis. Why not prometheus_client's multiprocess mode: it shares counters through files in one folder, so
+the web process could only report workers on its own machine (and container). Without Redis (the embedded
+default) these are the scraped process's own. The queue gauges are asked of PostgreSQL and the broker at
+scrape time, from small partial indexes.
 """
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db import connection
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 logger = logging.getLogger(__name__)
 
 # name -> (help, label names). Counters only ever grow: Prometheus' rate() turns them into throughput.
 COUNTERS = {
-    "herald_triggers_accepted": ("Triggers accepted, by where they came from", ("source",)),
     "herald_sends": (
         "Send outcomes recorded: dispatch outcomes (sent, failed, scheduled for a retry, suppressed, "
         "expired) and provider events that moved a send (delivered, bounced, …)",
         ("channel", "status"),
     ),
+    "herald_triggers_accepted": ("Triggers accepted, by where they came from", ("source",)),
     "herald_webhook_attempts": (
         "Outbound webhook posts by outcome: delivered, retrying (a failure to be retried), gave_up",
         ("outcome",),
@@ -35,6 +42,9 @@ COUNTERS = {
 LATENCY = "herald_dispatch_latency_seconds"
 LATENCY_HELP = "From queued to accepted by the provider, per sent message"
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+# Tallied in the database (tally), not in memory: what dispatch and provider events record.
+TALLIED = ("herald_sends", LATENCY)
+SHARDS = 16
 KEY = "herald:metrics:"
 SEP = "\x1f"
 
@@ -50,11 +60,42 @@ def count(name: str, *labels: str, amount: int = 1) -> None:
     _add(KEY + name, SEP.join(labels), amount)
 
 
-def observe_latency(channel: str, seconds: float) -> None:
-    bucket = next((str(b) for b in BUCKETS if seconds <= b), "+Inf")
-    _add(KEY + LATENCY, f"{channel}{SEP}{bucket}", 1)
-    # Milliseconds: HINCRBY adds integers, and the sum needs no finer grain.
-    _add(KEY + LATENCY, f"{channel}{SEP}sum_ms", round(seconds * 1000))
+def send_tallies(
+    channel: str, status: str, latency_seconds: float | None = None
+) -> list[tuple[str, str, int]]:
+    """What one recorded outcome adds to the database's counters (tally)."""
+    rows = [("herald_sends", f"{channel}{SEP}{status}", 1)]
+    if latency_seconds is not None:
+        bucket = next((str(b) for b in BUCKETS if latency_seconds <= b), "+Inf")
+        # Milliseconds: the sum needs no finer grain, and the column is an integer.
+        rows += [
+            (LATENCY, f"{channel}{SEP}{bucket}", 1),
+            (LATENCY, f"{channel}{SEP}sum_ms", round(latency_seconds * 1000)),
+        ]
+    return rows
+
+
+def tally(rows: Iterable[tuple[str, str, int]]) -> None:
+    """Add to the database's counters in one statement, in the caller's transaction."""
+    summed: Counter = Counter()
+    for name, labels, amount in rows:
+        summed[(name, labels)] += amount
+    if not summed:
+        return
+    from .models import Tally
+
+    table = Tally._meta.db_table
+    # A row of its own per process and thread, mostly: concurrent commits seldom wait on each other's rows,
+    # and rows are always locked in the same order, so they cannot deadlock.
+    shard = hash((os.getpid(), threading.get_ident())) % SHARDS
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(summed))
+    params = [p for (name, labels), amount in sorted(summed.items()) for p in (name, labels, shard, amount)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, labels, shard, value) VALUES {values} "
+            f"ON CONFLICT (name, labels, shard) DO UPDATE SET value = {table}.value + excluded.value",
+            params,
+        )
 
 
 def _add(key: str, field: str, amount: int) -> None:
@@ -99,6 +140,13 @@ def _redis():
 
 
 def _totals(name: str) -> dict[str, int]:
+    if name in TALLIED:
+        from django.db.models import Sum
+
+        from .models import Tally
+
+        rows = Tally.objects.filter(name=name).values_list("labels").annotate(total=Sum("value"))
+        return dict(rows.order_by())
     key = KEY + name
     client = _redis()
     if client is None:
@@ -116,7 +164,7 @@ def reset() -> None:
         _local.clear()
     client = _redis()
     if client is not None:
-        client.delete(*(KEY + name for name in [*COUNTERS, LATENCY]))
+        client.delete(*(KEY + name for name in COUNTERS if name not in TALLIED))
 
 
 def counter_families() -> Iterable:

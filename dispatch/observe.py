@@ -1,7 +1,7 @@
-"""What an operator sees of each send outcome: one log line and the metrics, from what is in memory.
+"""What an operator sees of each send outcome: one log line, and what the metrics count of it.
 
-Called in the dispatch loop for every send, so it makes no query and no network call: the campaign's key
-is logged only when the worker loaded the campaign anyway, and metrics are flushed after the task.
+Called in the dispatch loop for every send, so neither makes a query or a network call: the campaign's key
+is logged only when the worker loaded the campaign anyway, and the counts are written with the outcomes.
 """
 
 import logging
@@ -14,9 +14,18 @@ from sends.models import Send
 logger = logging.getLogger("herald.sends")
 
 
+def _latency(send: Send) -> float | None:
+    return (timezone.now() - send.queued_at).total_seconds() if send.queued_at else None
+
+
+def outcome_tallies(send: Send, status: str) -> list[tuple[str, str, int]]:
+    """What the metrics count of an outcome, for core.metrics.tally in the transaction that records it."""
+    return metrics.send_tallies(send.channel, status, _latency(send) if status == Send.Status.SENT else None)
+
+
 def send_outcome(send: Send, status: str, fields: dict) -> None:
     campaign = send.campaign if Send.campaign.is_cached(send) else None
-    latency = (timezone.now() - send.queued_at).total_seconds() if send.queued_at else None
+    latency = _latency(send)
     data = {
         "event": f"send.{status}",
         "org": send.org_id,
@@ -37,6 +46,3 @@ def send_outcome(send: Send, status: str, fields: dict) -> None:
         data["error"] = fields.get("last_error", "")
     level = logging.WARNING if status == Send.Status.FAILED else logging.INFO
     logger.log(level, "send %s %s", send.correlation_id, status, extra=data)
-    metrics.count("herald_sends", send.channel, status)
-    if status == Send.Status.SENT and latency is not None:
-        metrics.observe_latency(send.channel, latency)

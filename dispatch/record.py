@@ -1,6 +1,5 @@
 """Recording outcomes: journaled one by one as they happen, written to the send log together, set-based."""
 
-import contextlib
 import logging
 import time
 import uuid
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import metrics
 from core.bulk import execute_arrays
 from outbound_webhooks.subscriptions import (
     Subscriptions,
@@ -20,7 +20,7 @@ from outbound_webhooks.subscriptions import (
 from sends.models import Send, SendAttempt
 
 from . import journal
-from .observe import send_outcome
+from .observe import outcome_tallies, send_outcome
 
 logger = logging.getLogger(__name__)
 Status = Send.Status
@@ -116,7 +116,7 @@ def outcomes_record(
 ) -> set[int]:
     """Write what became of these sends of one claim; the ids whose status moved.
 
-    Webhook deliveries commit with the outcome they tell of.
+    Webhook deliveries, and what the metrics count, commit with the outcomes they tell of.
     """
     notifications = {}
     if subscriptions:
@@ -128,8 +128,8 @@ def outcomes_record(
                 )  # fmt: skip
                 if built:
                     notifications[o.send.pk] = built
-    # A transaction only where there is a notification to write with the outcome: none costs nothing extra.
-    with transaction.atomic() if notifications else contextlib.nullcontext():
+    # The notifications and the metrics' counts commit with the outcomes they tell of.
+    with transaction.atomic():
         if connection.vendor == "postgresql":
             moved = _write_outcomes_at_once(token, outcomes)
         else:
@@ -137,6 +137,7 @@ def outcomes_record(
         deliveries = [d for pk in moved for d in notifications.get(pk, ())]
         if deliveries:
             webhook_deliveries_save(deliveries=deliveries)
+        metrics.tally(t for o in outcomes if o.send.pk in moved for t in outcome_tallies(o.send, o.status))
     # Only attempts that went wrong leave a row: the happy path writes nothing more.
     failed = [o for o in outcomes if o.status and o.fields.get("last_error")]
     if failed:

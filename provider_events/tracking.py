@@ -61,8 +61,8 @@ def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwarg
 def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> DeliveryEvent | None:
     """Store the event and apply it to its send; None when it was stored before (a replayed webhook).
 
-    The insert, the status change and the suppression commit together: if any fails, the webhook answers 500,
-    the provider posts again, and the event is not yet there to be refused as a duplicate.
+    The insert, the status change, the suppression and the count commit together: if any fails, the webhook
+    answers 500, the provider posts again, and the event is not yet there to be refused as a duplicate.
     """
     send = _send_for(event)
     record = DeliveryEvent(
@@ -103,8 +103,8 @@ def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> Deli
                     event=record,
                 )
             _suppress(send, record)
-    if moved:
-        metrics.count("herald_sends", send.channel, TRANSITIONS[record.event_type][0])
+            if moved:
+                metrics.tally(metrics.send_tallies(send.channel, TRANSITIONS[record.event_type][0]))
     if send is None:
         logger.warning(
             "%s %s event for unknown message %r (%s) kept as delivery event %s",

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
@@ -165,16 +166,31 @@ def test_a_trigger_and_its_sends_are_counted(api, campaign, eager_tasks, django_
 
 def test_counts_flushed_by_other_processes_add_up_in_redis(settings):
     assert settings.REDIS_URL, "these tests run with Redis (TEST_REDIS_URL)"
-    metrics.count("herald_sends", "sms", "failed", amount=2)
+    metrics.count("herald_triggers_accepted", "api", amount=2)
     metrics.flush()
     metrics._local.clear()  # as if another process (a worker) had counted them
-    metrics.count("herald_sends", "sms", "failed")
+    metrics.count("herald_triggers_accepted", "api")
+    assert scrape()[("herald_triggers_accepted_total", ("source", "api"))] == 3
+
+
+def test_send_outcomes_counted_on_several_shards_add_up():
+    metrics.tally(metrics.send_tallies("sms", "failed"))
+    with connection.cursor() as cursor:  # another process's connection, another shard: the rows add up
+        cursor.execute("UPDATE core_tally SET shard = (shard + 1) %% %s", [metrics.SHARDS])
+    metrics.tally(metrics.send_tallies("sms", "failed") * 2)
     assert scrape()[("herald_sends_total", ("channel", "sms"), ("status", "failed"))] == 3
+
+
+def test_an_outcome_that_rolls_back_is_not_counted():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        metrics.tally(metrics.send_tallies("email", "sent", 0.2))
+        raise RuntimeError("the outcome's transaction failed")
+    assert ("herald_sends_total", ("channel", "email"), ("status", "sent")) not in scrape()
 
 
 def test_the_latency_histogram_is_cumulative():
     for seconds in (0.05, 0.3, 0.3, 7):
-        metrics.observe_latency("email", seconds)
+        metrics.tally(metrics.send_tallies("email", "sent", seconds))
     samples = scrape()
 
     def bucket(le):
@@ -182,6 +198,7 @@ def test_the_latency_histogram_is_cumulative():
 
     assert (bucket("0.1"), bucket("0.5"), bucket("10.0"), bucket("+Inf")) == (1, 3, 4, 4)
     assert samples[("herald_dispatch_latency_seconds_sum", ("channel", "email"))] == pytest.approx(7.65)
+    assert samples[("herald_sends_total", ("channel", "email"), ("status", "sent"))] == 4
 
 
 def test_queue_depth_and_the_oldest_queued_sends_age_come_from_the_database(make_send):
@@ -213,11 +230,11 @@ def test_a_failed_webhook_post_is_counted(org, make_send, settings):
 def test_with_redis_down_counts_wait_in_memory_and_work_goes_on(settings, monkeypatch):
     monkeypatch.setattr(metrics, "_client", None)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    metrics.count("herald_sends", "email", "sent")
+    metrics.count("herald_triggers_accepted", "api")
     metrics.flush()  # logs a warning, raises nothing
-    assert metrics._pending[(metrics.KEY + "herald_sends", "email\x1fsent")] == 1
+    assert metrics._pending[(metrics.KEY + "herald_triggers_accepted", "api")] == 1
     monkeypatch.setattr(metrics, "_client", None)
     monkeypatch.setattr(metrics, "_paused_until", 0.0)
     settings.REDIS_URL = os.environ["REDIS_URL"]
     metrics.flush()
-    assert scrape()[("herald_sends_total", ("channel", "email"), ("status", "sent"))] == 1
+    assert scrape()[("herald_triggers_accepted_total", ("source", "api"))] == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import ROOT, dispatches_per_send, wait_for
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.slow
 LEASE = 10
 IN_FLIGHT = 4
 SERVICES = {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}  # unset: the embedded default
+METRICS_TOKEN = "scrape-me"
 CONCURRENCY = 2  # what `make run` gives the worker: tasks on two threads of one process
 
 
@@ -44,6 +46,7 @@ class Embedded:
             "HERALD_SWEEP_INTERVAL": "1",
             "HERALD_DISPATCH_IN_FLIGHT": str(IN_FLIGHT),
             "HERALD_RATE_LIMIT_PER_MINUTE": "0",
+            "HERALD_METRICS_TOKEN": METRICS_TOKEN,
         }  # fmt: skip
         self.process: subprocess.Popen | None = None
 
@@ -101,6 +104,18 @@ class Embedded:
                   "context": {"order_number": prefix}},
         )  # fmt: skip
         assert response.status_code == 202, response.text
+
+    def sends_counted(self) -> dict[str, float]:
+        """herald_sends_total at /metrics, by status."""
+        scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        response = requests.get(f"{self.url}/metrics", headers=scraper, timeout=10)
+        assert response.status_code == 200, response.text
+        return {
+            sample.labels["status"]: sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+            if sample.name == "herald_sends_total"
+        }
 
     def db(self) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{self.var / 'herald.sqlite3'}?mode=ro", uri=True, timeout=30)
@@ -179,6 +194,7 @@ def test_make_run_sends_everything_though_its_worker_is_killed_after_each_of_fiv
     # Each kill takes the provider calls in flight of each task the worker was running.
     assert sum(dispatches.values()) - 5000 <= 5 * CONCURRENCY * IN_FLIGHT
     assert duplicated <= embedded.marked()
+    assert embedded.sends_counted() == {"sent": 5000}, "each send counted once, whoever recorded it"
     assert embedded.healthy()
 
 

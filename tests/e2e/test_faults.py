@@ -14,6 +14,7 @@ import requests
 from django.db import connection, transaction
 from psycopg import sql
 
+from core import metrics
 from dispatch.chunk import sends_dispatch
 from dispatch.sweep import sends_sweep
 from intake.accept import trigger_accept
@@ -84,6 +85,8 @@ def test_a_worker_killed_five_times_mid_batch_loses_nothing_and_duplicates_at_mo
     }
     assert duplicated <= marked, "each send that went out twice is marked for support"
     assert len(marked) <= kills * in_flight
+    # Counted once each, whoever recorded it: a worker before it was killed, its successor, or the sweep.
+    assert metrics._totals("herald_sends") == {"email\x1fsent": 2000}
 
 
 class RedisServer:
