@@ -61,10 +61,10 @@ def count(name: str, *labels: str, amount: int = 1) -> None:
 
 
 def send_tallies(
-    channel: str, status: str, latency_seconds: float | None = None
+    channel: str, status: str, latency_seconds: float | None = None, *, sends: int = 1
 ) -> list[tuple[str, str, int]]:
-    """What one recorded outcome adds to the database's counters (tally)."""
-    rows = [("herald_sends", f"{channel}{SEP}{status}", 1)]
+    """What an outcome (of one send, or of `sends` alike) adds to the database's counters (tally)."""
+    rows = [("herald_sends", f"{channel}{SEP}{status}", sends)]
     if latency_seconds is not None:
         bucket = next((str(b) for b in BUCKETS if latency_seconds <= b), "+Inf")
         # Milliseconds: the sum needs no finer grain, and the column is an integer.

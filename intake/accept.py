@@ -107,6 +107,7 @@ def _store(
     scheduled = send_at is not None and send_at > now
     trigger = Trigger.objects.create(
         org=org, campaign=campaign, token=token, source=command.source, reference=command.reference,
+        cancellation_key=command.cancellation_key,
         context=command.context, channel=command.channel or "", locale=command.locale or "",
         attachments=[vars(a) for a in command.attachments], send_at=send_at, expires_at=command.expires_at,
         idempotency_key=idempotency_key or None, request_fingerprint=fingerprint,

@@ -87,6 +87,7 @@ def parse_trigger(data) -> TriggerCommand:
             for a in data.get("attachments", [])
         ],
         reference=data.get("reference") or "",
+        cancellation_key=data.get("cancellation_key") or "",
     )
 
 

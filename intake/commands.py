@@ -47,6 +47,7 @@ class TriggerCommand:
     from_email: str | None = None
     metadata: dict = field(default_factory=dict)
     reference: str = ""
+    cancellation_key: str = ""
     source: str = "api"
 
 

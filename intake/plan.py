@@ -97,6 +97,9 @@ def _command_problems(campaign: Campaign, command: TriggerCommand) -> list[Probl
     problem = locale_problem(command.locale or "")
     if problem:
         problems.append(Problem("locale", problem))
+    problem = command.cancellation_key and name_problem(command.cancellation_key)
+    if problem:
+        problems.append(Problem("cancellation_key", problem))
     for name in ("send_at", "expires_at"):
         value = getattr(command, name)
         problem = value is not None and datetime_range_problem(value)

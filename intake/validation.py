@@ -58,6 +58,13 @@ def trigger_schema(max_batch: int) -> dict:
                 "sends (?reference=, ?correlation_id=) and is in every webhook about them. Defaults to the "
                 "Idempotency-Key.",
             },
+            "cancellation_key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "Your key for cancelling what has not gone yet (POST "
+                "/api/v1/triggers/cancel/): of this trigger, and of every other trigger given the same key.",
+            },
         },
     }
 

@@ -15,7 +15,7 @@ from recipients.models import clean_phone, normalize_email
 from .admin_events import DeliveryEventInline
 from .admin_sendlog import SendAttemptInline, SendLogMixin
 from .models import Send, Trigger
-from .services import send_test
+from .services import send_test, triggers_cancel
 
 
 def framed_html(html: str):
@@ -122,6 +122,7 @@ class TriggerAdmin(OrgScopedAdmin, admin.ModelAdmin):
     )
     date_hierarchy = "created_at"
     readonly_fields = ["sends_by_status", *[f.name for f in Trigger._meta.fields]]
+    actions = ["cancel"]
 
     class Media:
         css = {"all": ["mailings/admin.css"]}
@@ -140,6 +141,16 @@ class TriggerAdmin(OrgScopedAdmin, admin.ModelAdmin):
             '<progress class="herald-progress" max="{}" value="{}"></progress><br>{} of {} done: {}',
             trigger.send_count, done, done, trigger.send_count, links or "no sends",
         )  # fmt: skip
+
+    @admin.action(description="Cancel what has not gone yet of selected triggers", permissions=["view"])
+    def cancel(self, request, queryset) -> None:
+        # Support's fix for a trigger sent by mistake, as the API's POST /triggers/cancel/ is the caller's.
+        done = triggers_cancel(triggers=queryset, actor=request.user)
+        messages.success(
+            request,
+            f"{done.cancelled} send(s) cancelled of {done.triggers} trigger(s); {done.gone} had gone already"
+            f" and {done.already_cancelled} were cancelled before.",
+        )
 
     def get_search_results(self, request, queryset, search_term):
         # Exactly as given, not Django's case-insensitive "=": the (reference, org) index answers that.

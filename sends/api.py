@@ -8,13 +8,15 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from campaigns.models import Campaign
+from core.errors import Invalid, NotFound, Problem
+from core.inputs import name_problem
 from mailings.models import Channel
 from orgs.idempotency import IdempotentWritesMixin
 
 from .models import DeliveryEvent, Send, Trigger
 from .selectors import REFERENCE_MAX, sends_by_caller_id, trigger_counts, trigger_ids_by_reference
 from .serializers import SendSerializer, TriggerSerializer
-from .services import sends_retrigger
+from .services import sends_retrigger, triggers_cancel
 
 
 def _id(value: str) -> int:
@@ -145,6 +147,26 @@ TriggerProgressSerializer = inline_serializer(
 )
 
 
+CancelRequestSerializer = inline_serializer(
+    "TriggerCancelRequest",
+    {
+        "cancellation_key": serializers.CharField(required=False, help_text="every trigger given this key"),
+        "trigger": serializers.IntegerField(required=False, help_text="one trigger, by Herald's id"),
+        "reference": serializers.CharField(required=False, help_text="every trigger with this caller's id"),
+    },
+)
+CancellationSerializer = inline_serializer(
+    "TriggerCancellation",
+    {
+        "triggers": serializers.IntegerField(help_text="triggers named by the request"),
+        "cancelled": serializers.IntegerField(help_text="sends cancelled by this request"),
+        "already_cancelled": serializers.IntegerField(),
+        "gone": serializers.IntegerField(help_text="sends dispatched, or ended, before the cancel"),
+    },
+)
+CANCEL_BY = ("cancellation_key", "trigger", "reference")
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Triggers, newest first",
@@ -160,7 +182,7 @@ TriggerProgressSerializer = inline_serializer(
     ),
 )
 class TriggerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    required_scope = "read"
+    required_scopes = {"list": "read", "retrieve": "read", "cancel": "send"}
     serializer_class = TriggerSerializer
     queryset = Trigger.objects.none()  # what the OpenAPI generator sees; requests get their org's
 
@@ -197,3 +219,43 @@ class TriggerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 "done": all(status in Send.FINAL_STATUSES for status in counts),
             }
         )
+
+    @extend_schema(
+        summary="Cancel what has not gone yet of a trigger, or of every trigger with a key or reference",
+        request=CancelRequestSerializer,
+        responses={200: CancellationSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def cancel(self, request):
+        triggers = self.get_queryset().filter(**_cancel_selector(request.data))
+        if "trigger" in request.data and not triggers.exists():
+            raise NotFound("No such trigger.", problems=[Problem("trigger", "No trigger with this id.")])
+        return Response(vars(triggers_cancel(triggers=triggers, actor=request.user)))
+
+
+def _cancel_selector(data) -> dict:
+    """Which triggers a cancel request names: exactly one of CANCEL_BY, valid."""
+    given = [name for name in CANCEL_BY if isinstance(data, dict) and name in data]
+    if len(given) != 1:
+        raise Invalid(
+            "Name what to cancel.",
+            problems=[
+                Problem(name, "Give exactly one of cancellation_key, trigger and reference.")
+                for name in given or CANCEL_BY
+            ],
+        )
+    [name] = given
+    value = data[name]
+    if name == "trigger":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+            raise Invalid(
+                "The trigger is not valid.",
+                problems=[Problem("trigger", "Give a trigger's id, a positive integer.")],
+            )
+        return {"pk": value}
+    if not isinstance(value, str) or not 0 < len(value) <= REFERENCE_MAX or name_problem(value):
+        raise Invalid(
+            f"The {name} is not valid.",
+            problems=[Problem(name, f"Give 1 to {REFERENCE_MAX} characters, no line breaks.")],
+        )
+    return {name: value}

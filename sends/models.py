@@ -23,6 +23,10 @@ class Trigger(models.Model):
     reference = models.CharField(
         max_length=255, blank=True, default="", help_text="The caller's own id for this request."
     )
+    cancellation_key = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="The caller's key that cancels what has not gone yet of every trigger that has it.",
+    )  # fmt: skip
     context = models.JSONField(null=True, blank=True)
     attachments = models.JSONField(default=list, blank=True)
     channel = models.CharField(max_length=8, choices=Channel.choices, blank=True, default="")
@@ -49,6 +53,11 @@ class Trigger(models.Model):
             models.Index(
                 fields=["reference", "org"], condition=~models.Q(reference=""), name="trigger_reference"
             ),
+            models.Index(
+                fields=["org", "cancellation_key"],
+                condition=~models.Q(cancellation_key=""),
+                name="trigger_cancellation_key",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,12 +79,13 @@ class Send(models.Model):
         FAILED = "failed"
         SUPPRESSED = "suppressed"
         EXPIRED = "expired"
+        CANCELLED = "cancelled"
 
     # Dispatch is over for these: the provider has the message, or it will never go. Delivery events may
     # still move a sent or delivered send on (see provider_events.tracking), never back.
     FINAL_STATUSES = (
         Status.SENT, Status.DELIVERED, Status.BOUNCED, Status.COMPLAINED, Status.REJECTED, Status.FAILED,
-        Status.SUPPRESSED, Status.EXPIRED,
+        Status.SUPPRESSED, Status.EXPIRED, Status.CANCELLED,
     )  # fmt: skip
 
     # Every index of this table is written on each claim and each outcome (a status change is never a HOT

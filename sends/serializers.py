@@ -45,5 +45,7 @@ class TriggerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Trigger
-        fields = ["id", "campaign", "source", "reference", "send_count", "send_at", "created_at"]
+        fields = [
+            "id", "campaign", "source", "reference", "cancellation_key", "send_count", "send_at", "created_at"
+        ]  # fmt: skip
         read_only_fields = fields

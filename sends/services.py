@@ -1,17 +1,20 @@
-"""Writes to the send log that people ask for: sending again, and a test of a mailing."""
+"""Writes to the send log that people ask for: sending again, cancelling, and a test of a mailing."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from core import metrics
 from core.errors import Conflict, Problem
-from mailings.models import Mailing
+from mailings.models import Channel, Mailing
 from orgs.models import AuditEntry
-from orgs.services import audit_entry
+from orgs.services import actor_identity, audit_entry
 
-from .models import Send
+from .models import Send, Trigger
 from .queue import sends_enqueue
 
 Status = Send.Status
@@ -71,3 +74,41 @@ def send_test(*, mailing: Mailing, address: str, context: dict | None = None) ->
         )  # fmt: skip
         sends_enqueue(send_ids=[send.pk])
     return send
+
+
+# What no worker has claimed yet: waiting in the queue, delayed, scheduled, or waiting for a retry.
+CANCELLABLE = (Status.QUEUED, Status.SCHEDULED)
+
+
+@dataclass
+class Cancellation:
+    triggers: int  # how many triggers the request named
+    cancelled: int  # sends cancelled now
+    already_cancelled: int
+    gone: int  # sends a worker had claimed, or that had ended otherwise, before the cancel: not cancelled
+
+
+def triggers_cancel(*, triggers: QuerySet[Trigger], actor: Any = None) -> Cancellation:
+    """Cancel every send of these triggers that has not been dispatched; cancelling again changes nothing.
+
+    The claim decides a race with a worker: a worker claims only a queued send, and this takes only a
+    queued or scheduled one, in one conditional UPDATE, so whichever commits first on the row wins and the
+    send is either dispatched or cancelled, never both.
+    """
+    sends = Send.objects.filter(trigger__in=triggers.values("pk"))
+    reason = f"Cancelled before it was dispatched, by {actor_identity(actor)[2]}."
+    now = timezone.now()
+    cancelled = 0
+    with transaction.atomic():
+        for channel in Channel.values:  # by channel, for the metrics' count
+            n = sends.filter(channel=channel, status__in=CANCELLABLE).update(
+                status=Status.CANCELLED, last_error=reason, updated_at=now
+            )
+            metrics.tally(metrics.send_tallies(channel, Status.CANCELLED, sends=n) if n else [])
+            cancelled += n
+    counts = dict(sends.order_by().values_list("status").annotate(n=Count("*")))
+    total_cancelled = counts.pop(Status.CANCELLED, 0)
+    return Cancellation(
+        triggers=triggers.count(), cancelled=cancelled, already_cancelled=total_cancelled - cancelled,
+        gone=sum(counts.values()) - sum(counts.get(s, 0) for s in CANCELLABLE),
+    )  # fmt: skip
