@@ -1,3 +1,4 @@
+import functools
 import secrets
 import uuid
 
@@ -7,6 +8,8 @@ from django.utils import timezone
 
 from mailings.models import Channel, Mailing
 from orgs.models import Org
+
+from .windows import Window, validate_windows, windows_parse
 
 
 def new_link_id() -> str:
@@ -52,6 +55,11 @@ class Campaign(models.Model):
         default=False,
         help_text="Sent even to suppressed addresses: messages a person asked for, such as password resets.",
     )
+    send_windows = models.JSONField(
+        default=list, blank=True, validators=[validate_windows],
+        help_text='When its sends may go, in each recipient\'s time zone: e.g. [{"days": "mon-sat", "start": '
+        '"08:00", "end": "20:00"}]. Empty: any time. Transactional-critical campaigns ignore it.',
+    )  # fmt: skip
     # Vendor dialects name campaigns by these: Marketing Cloud's definition GUID, the trigger-launch link.
     object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     link_id = models.CharField(max_length=64, default=new_link_id, unique=True, editable=False)
@@ -67,6 +75,11 @@ class Campaign(models.Model):
 
     def mailing_for(self, channel: str) -> Mailing | None:
         return self.email_mailing if channel == Channel.EMAIL else self.sms_mailing
+
+    @functools.cached_property
+    def windows(self) -> list[Window]:
+        """The send windows that apply: none for a transactional-critical campaign (a password reset)."""
+        return [] if self.transactional_critical else windows_parse(self.send_windows)
 
     @property
     def channels(self) -> list[str]:

@@ -36,7 +36,7 @@ class CampaignSerializer(StrictModelSerializer):
         model = Campaign
         fields = [
             "id", "key", "name", "status", "email_mailing", "sms_mailing", "delay_seconds", "kind",
-            "transactional_critical", "object_id", "link_id", "created_at", "updated_at",
+            "transactional_critical", "send_windows", "object_id", "link_id", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]
         # The bound of a trigger's own delay: a larger one would overflow when added to the time of a trigger.

@@ -13,9 +13,11 @@
 Every check returns a message (or a Problem) rather than raising, so each API words the refusal its way.
 """
 
+import functools
 import math
 import re
 import unicodedata
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -148,3 +150,22 @@ def delay_problem(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SCHEDULE_SECONDS:
         return f"Give whole seconds from 0 to {MAX_SCHEDULE_SECONDS} (366 days)."
     return None
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def timezone_problem(value: str) -> str | None:
+    """Why this is not an IANA time zone name (Europe/Berlin, Asia/Tokyo, UTC), or None; empty is none."""
+    if value and value not in _zones():
+        return f"'{printable(value[:64])}' is not an IANA time zone such as Europe/Berlin."
+    return None
+
+
+def validate_timezone(value: str) -> None:
+    """A model field's validator: the admin's forms and the API's serializers run it."""
+    problem = timezone_problem(value)
+    if problem:
+        raise ValidationError(problem)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.windows import hold_reason, next_opening
 from core.backoff import backoff
 from mailings.rendering import Rendered, RenderError, render_mailing, template_data
 from sends.models import Send
@@ -39,6 +40,9 @@ def send_prepare(
         return Outcome(send, Status.SUPPRESSED, {"last_error": error})
     if send.mailing is None:
         return Outcome(send, Status.FAILED, {"last_error": "The mailing was deleted."})
+    held = _window_hold(send, now)
+    if held is not None:
+        return held
     recipient = send.recipient.as_template_data() if send.recipient else {send.channel: send.to_address}
     try:
         rendered = render_mailing(
@@ -55,6 +59,17 @@ def send_prepare(
         "mailing_version": send.mailing.version or None,
     }  # fmt: skip
     return Prepared(send, rendered, attachments, content)
+
+
+def _window_hold(send: Send, now) -> Outcome | None:
+    """A send that came due outside its campaign's window (a retry, a window changed since it was
+    accepted) waits for the next opening in the recipient's zone, unrendered."""
+    windows = send.campaign.windows if send.campaign is not None and send.timezone else None
+    opening = next_opening(windows, send.timezone, now) if windows else None
+    if opening is None:
+        return None
+    reason = hold_reason(windows, send.timezone)
+    return Outcome(send, Status.SCHEDULED, {"scheduled_at": opening, "held": reason})
 
 
 def send_deliver(prepared: Prepared) -> Outcome:

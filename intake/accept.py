@@ -2,12 +2,13 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from campaigns.windows import hold_reason, next_opening
 from core import metrics
 from core.bulk import built, insert_returning
 from core.errors import Conflict, Problem
@@ -104,7 +105,7 @@ def _store(
     _create_recipients(org, [p for p in planned if p.recipient is None])
     delay = command.delay if command.delay is not None else campaign.delay_seconds
     send_at = command.send_at or (now + timedelta(seconds=delay) if delay else None)
-    scheduled = send_at is not None and send_at > now
+    timing = _timing(org, campaign, send_at if send_at is not None and send_at > now else None, now)
     trigger = Trigger.objects.create(
         org=org, campaign=campaign, token=token, source=command.source, reference=command.reference,
         cancellation_key=command.cancellation_key,
@@ -131,20 +132,42 @@ def _store(
                 metadata=command.metadata,
                 test=token is not None and token.test,
                 expires_at=command.expires_at,
-                status=Send.Status.SCHEDULED if scheduled else Send.Status.QUEUED,
-                scheduled_at=send_at if scheduled else None,
-                queued_at=None if scheduled else now,
                 created_at=now,
                 updated_at=now,
+                **timing(p),
             )  # fmt: skip
             for p in planned
             for channel, address in p.addresses.items()
         ),
     )
     _insert(sends)
-    if not scheduled:
-        sends_enqueue(send_ids=[s.pk for s in sends])
+    queued = [s.pk for s in sends if s.status == Send.Status.QUEUED]
+    if queued:
+        sends_enqueue(send_ids=queued)
     return TriggerResult(trigger=trigger, sends=sends)
+
+
+def _timing(org: Org, campaign: Campaign, due: datetime | None, now: datetime):
+    """When each recipient's sends go: at `due` (None: now), or when the campaign's window next opens in
+    the recipient's zone, whichever is later."""
+    windows = campaign.windows
+    at_once = {"status": Send.Status.QUEUED, "queued_at": now}
+    later = {"status": Send.Status.SCHEDULED, "scheduled_at": due} if due else at_once
+    if not windows:
+        return lambda planned: later
+    openings: dict[str, dict] = {}  # by zone: a batch's recipients share a few
+
+    def timing(planned: Planned) -> dict:
+        zone = planned.spec.timezone or planned.recipient.timezone or org.timezone
+        if zone not in openings:
+            opening = next_opening(windows, zone, due or now)
+            openings[zone] = {**later, "timezone": zone} if opening is None else {
+                "status": Send.Status.SCHEDULED, "scheduled_at": opening, "timezone": zone,
+                "held": hold_reason(windows, zone),
+            }  # fmt: skip
+        return openings[zone]
+
+    return timing
 
 
 def _create_recipients(org: Org, planned: list[Planned]) -> None:
@@ -159,7 +182,7 @@ def _create_recipients(org: Org, planned: list[Planned]) -> None:
             Recipient(
                 org=org, email=spec.email, phone=spec.phone, external_id=spec.external_id,
                 first_name=spec.first_name or "", last_name=spec.last_name or "", locale=spec.locale or "",
-                attributes=spec.attributes or {},
+                timezone=spec.timezone or "", attributes=spec.attributes or {},
             ),
         )  # fmt: skip
     if connection.vendor == "postgresql":

@@ -23,6 +23,7 @@ class RecipientSpec:
     first_name: str | None = None
     last_name: str | None = None
     locale: str | None = None
+    timezone: str | None = None
     attributes: dict | None = None
     context: Any = None
 

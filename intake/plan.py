@@ -18,6 +18,7 @@ from core.inputs import (
     locale_problem,
     name_problem,
     sender_problem,
+    timezone_problem,
 )
 from mailings.models import Channel
 from orgs.models import Org
@@ -150,6 +151,9 @@ def _clean_spec(i: int, spec: RecipientSpec, problems: list[Problem]) -> Recipie
     problem = locale_problem(spec.locale or "")
     if problem:
         problems.append(Problem(f"recipients[{i}].locale", problem))
+    problem = timezone_problem(spec.timezone or "")
+    if problem:
+        problems.append(Problem(f"recipients[{i}].timezone", problem))
     for name in ("attributes", "context"):
         problem = json_problem(getattr(spec, name), f"recipients[{i}].{name}")
         if problem:

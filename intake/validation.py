@@ -30,6 +30,7 @@ RECIPIENT = {
         "first_name": {"type": "string", "maxLength": 150},
         "last_name": {"type": "string", "maxLength": 150},
         "locale": {"type": "string", "maxLength": 35},
+        "timezone": {"type": "string", "maxLength": 64, "description": "IANA zone, for send windows"},
         "attributes": {"type": "object"},
         "context": {"type": "object"},
     },

@@ -7,6 +7,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from core.inputs import validate_timezone
+
 TOKEN_PREFIX = "hrld_"
 
 
@@ -23,6 +25,12 @@ class Org(models.Model):
         "empty: HERALD_RETENTION_DAYS; 0: kept for good.",
     )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
+
+    # After the dates: in the class body this name would hide django.utils.timezone from them.
+    timezone = models.CharField(
+        max_length=64, default="UTC", db_default="UTC", validators=[validate_timezone],
+        help_text="IANA zone (Europe/Berlin) of recipients who have none of their own, for send windows.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["id"]

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from core.inputs import validate_timezone
 from orgs.models import Org
 
 
@@ -20,6 +21,12 @@ class Recipient(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # After the dates: in the class body this name would hide django.utils.timezone from them.
+    timezone = models.CharField(
+        max_length=64, blank=True, default="", db_default="", validators=[validate_timezone],
+        help_text="IANA zone (Europe/Berlin) for send windows; empty: the org's.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["id"]

@@ -11,8 +11,8 @@ class RecipientSerializer(StrictModelSerializer):
     class Meta:
         model = Recipient
         fields = [
-            "id", "email", "phone", "external_id", "first_name", "last_name", "locale", "attributes",
-            "created_at", "updated_at",
+            "id", "email", "phone", "external_id", "first_name", "last_name", "locale", "timezone",
+            "attributes", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"locale": {"validators": [checked_by(locale_problem)]}}

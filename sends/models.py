@@ -24,7 +24,7 @@ class Trigger(models.Model):
         max_length=255, blank=True, default="", help_text="The caller's own id for this request."
     )
     cancellation_key = models.CharField(
-        max_length=255, blank=True, default="",
+        max_length=255, blank=True, default="", db_default="",
         help_text="The caller's key that cancels what has not gone yet of every trigger that has it.",
     )  # fmt: skip
     context = models.JSONField(null=True, blank=True)
@@ -146,6 +146,13 @@ class Send(models.Model):
     purged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    # Set where the campaign has send windows: the recipient's zone, and why the send waits, if it does.
+    # (After the dates: in the class body this name would hide django.utils.timezone from them.)
+    timezone = models.CharField(max_length=64, blank=True, default="", db_default="")
+    held = models.CharField(
+        max_length=200, blank=True, default="", db_default="", help_text="Why it waits so long."
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -95,7 +95,7 @@ def test_the_org_page_lists_its_tokens_without_their_secrets(admin_client, org):
 
 
 def test_an_org_is_added_in_the_admin(admin_client):
-    data = {"name": "Acme", "created_at_0": "2025-01-01", "created_at_1": "10:00:00",
+    data = {"name": "Acme", "timezone": "UTC", "created_at_0": "2025-01-01", "created_at_1": "10:00:00",
             "tokens-TOTAL_FORMS": "0", "tokens-INITIAL_FORMS": "0",
             "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}  # fmt: skip
     response = admin_client.post(url("orgs_org_add"), data, follow=True)

@@ -22,7 +22,7 @@ def test_a_marketing_campaign_is_added_in_the_admin(admin_client, org):
 
 
 def test_an_orgs_retention_is_set_in_the_admin(admin_client, org):
-    data = {"name": org.name, "rate_limit_per_minute": "", "retention_days": "90",
+    data = {"name": org.name, "rate_limit_per_minute": "", "retention_days": "90", "timezone": "UTC",
             "created_at_0": "2025-01-01", "created_at_1": "10:00:00",
             "tokens-TOTAL_FORMS": "0", "tokens-INITIAL_FORMS": "0",
             "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}  # fmt: skip
