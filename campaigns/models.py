@@ -2,10 +2,12 @@ import functools
 import secrets
 import uuid
 
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from core.inputs import MAX_SCHEDULE_SECONDS
 from mailings.models import Channel, Mailing
 from orgs.models import Org
 
@@ -21,6 +23,11 @@ class CampaignKind(models.TextChoices):
 
     TRANSACTIONAL = "transactional", "Transactional"
     MARKETING = "marketing", "Marketing"
+
+
+class CapScope(models.TextChoices):
+    CAMPAIGN = "campaign", "This campaign"
+    MARKETING = "marketing", "Every marketing campaign"
 
 
 class Campaign(models.Model):
@@ -60,6 +67,21 @@ class Campaign(models.Model):
         help_text='When its sends may go, in each recipient\'s time zone: e.g. [{"days": "mon-sat", "start": '
         '"08:00", "end": "20:00"}]. Empty: any time. Transactional-critical campaigns ignore it.',
     )  # fmt: skip
+    cap_sends = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="At most this many sends to one recipient per cap period; empty: no cap.",
+    )  # fmt: skip
+    cap_period_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_SCHEDULE_SECONDS)]
+    )
+    cap_scope = models.CharField(
+        max_length=16, choices=CapScope.choices, default=CapScope.CAMPAIGN, db_default=CapScope.CAMPAIGN,
+        help_text="What the cap counts: this campaign's sends, or those of every marketing campaign.",
+    )  # fmt: skip
+    dedup_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_SCHEDULE_SECONDS)],
+        help_text="Seconds in which a repeat to a recipient with the same dedup_key is dropped.",
+    )  # fmt: skip
     # Vendor dialects name campaigns by these: Marketing Cloud's definition GUID, the trigger-launch link.
     object_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     link_id = models.CharField(max_length=64, default=new_link_id, unique=True, editable=False)
@@ -72,6 +94,15 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
+
+    def clean(self) -> None:
+        if (self.cap_sends is None) != (self.cap_period_seconds is None):
+            raise ValidationError({"cap_sends": "Give both cap_sends and cap_period_seconds, or neither."})
+
+    @property
+    def limits_repeats(self) -> bool:
+        """Whether its sends are counted against a cap or a de-duplication window (sends.caps)."""
+        return bool(self.cap_sends and self.cap_period_seconds) or bool(self.dedup_seconds)
 
     def mailing_for(self, channel: str) -> Mailing | None:
         return self.email_mailing if channel == Channel.EMAIL else self.sms_mailing

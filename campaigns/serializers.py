@@ -36,7 +36,8 @@ class CampaignSerializer(StrictModelSerializer):
         model = Campaign
         fields = [
             "id", "key", "name", "status", "email_mailing", "sms_mailing", "delay_seconds", "kind",
-            "transactional_critical", "send_windows", "object_id", "link_id", "created_at", "updated_at",
+            "transactional_critical", "send_windows", "cap_sends", "cap_period_seconds", "cap_scope",
+            "dedup_seconds", "object_id", "link_id", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "object_id", "link_id", "created_at", "updated_at"]
         # The bound of a trigger's own delay: a larger one would overflow when added to the time of a trigger.
@@ -48,6 +49,17 @@ class CampaignSerializer(StrictModelSerializer):
         if token is None or not token.has_scope("send"):
             data["link_id"] = None  # a read-only token must not be able to trigger through the link
         return data
+
+    def validate(self, attrs):
+        cap = [
+            attrs.get(name, getattr(self.instance, name, None))
+            for name in ("cap_sends", "cap_period_seconds")
+        ]
+        if (cap[0] is None) != (cap[1] is None):
+            raise serializers.ValidationError(
+                {"cap_sends": "Give both cap_sends and cap_period_seconds, or neither."}
+            )
+        return attrs
 
     def validate_key(self, value):
         others = Campaign.objects.filter(org=self.context["org"], key=value)

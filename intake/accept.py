@@ -15,6 +15,7 @@ from core.errors import Conflict, Problem
 from mailings.models import Channel
 from orgs.models import ApiToken, Org
 from recipients.models import Recipient
+from sends.caps import repeats_refused
 from sends.models import Send, Trigger
 from sends.queue import sends_enqueue
 
@@ -108,7 +109,7 @@ def _store(
     timing = _timing(org, campaign, send_at if send_at is not None and send_at > now else None, now)
     trigger = Trigger.objects.create(
         org=org, campaign=campaign, token=token, source=command.source, reference=command.reference,
-        cancellation_key=command.cancellation_key,
+        cancellation_key=command.cancellation_key, dedup_key=command.dedup_key,
         context=command.context, channel=command.channel or "", locale=command.locale or "",
         attachments=[vars(a) for a in command.attachments], send_at=send_at, expires_at=command.expires_at,
         idempotency_key=idempotency_key or None, request_fingerprint=fingerprint,
@@ -140,11 +141,25 @@ def _store(
             for channel, address in p.addresses.items()
         ),
     )
+    if campaign.limits_repeats:
+        _refuse_repeats(campaign, trigger, sends, now)
     _insert(sends)
     queued = [s.pk for s in sends if s.status == Send.Status.QUEUED]
     if queued:
         sends_enqueue(send_ids=queued)
     return TriggerResult(trigger=trigger, sends=sends)
+
+
+def _refuse_repeats(campaign: Campaign, trigger: Trigger, sends: list[Send], now: datetime) -> None:
+    """Sends over the campaign's cap, or repeating within its dedup window, end at once with the reason:
+    they are in the trigger's answer and the send log, never silently dropped."""
+    for send in sends:
+        Send.campaign.field.set_cached_value(send, campaign)
+    refused = repeats_refused(sends, dedup_keys={trigger.pk: trigger.dedup_key}, now=now, waiting=True)
+    for i, (status, reason) in refused.items():
+        sends[i].status, sends[i].last_error = status, reason
+        sends[i].queued_at = sends[i].scheduled_at = None
+        sends[i].held = ""
 
 
 def _timing(org: Org, campaign: Campaign, due: datetime | None, now: datetime):

@@ -88,6 +88,7 @@ def parse_trigger(data) -> TriggerCommand:
         ],
         reference=data.get("reference") or "",
         cancellation_key=data.get("cancellation_key") or "",
+        dedup_key=data.get("dedup_key") or "",
     )
 
 

@@ -49,6 +49,7 @@ class TriggerCommand:
     metadata: dict = field(default_factory=dict)
     reference: str = ""
     cancellation_key: str = ""
+    dedup_key: str = ""
     source: str = "api"
 
 

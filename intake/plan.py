@@ -98,9 +98,10 @@ def _command_problems(campaign: Campaign, command: TriggerCommand) -> list[Probl
     problem = locale_problem(command.locale or "")
     if problem:
         problems.append(Problem("locale", problem))
-    problem = command.cancellation_key and name_problem(command.cancellation_key)
-    if problem:
-        problems.append(Problem("cancellation_key", problem))
+    for name in ("cancellation_key", "dedup_key"):
+        problem = getattr(command, name) and name_problem(getattr(command, name))
+        if problem:
+            problems.append(Problem(name, problem))
     for name in ("send_at", "expires_at"):
         value = getattr(command, name)
         problem = value is not None and datetime_range_problem(value)

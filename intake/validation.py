@@ -66,6 +66,13 @@ def trigger_schema(max_batch: int) -> dict:
                 "description": "Your key for cancelling what has not gone yet (POST "
                 "/api/v1/triggers/cancel/): of this trigger, and of every other trigger given the same key.",
             },
+            "dedup_key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "Where the campaign has a dedup window: a repeat to a recipient with the "
+                "same key within it ends `deduplicated` instead of being sent.",
+            },
         },
     }
 

@@ -23,7 +23,8 @@ STATUS_COLORS = {
     Status.DELIVERED: "#1b7f3b", Status.SENT: "#5cb85c", Status.SENDING: "#5bc0de", Status.QUEUED: "#9ecae1",
     Status.SCHEDULED: "#c6dbef", Status.SUPPRESSED: "#f0ad4e", Status.EXPIRED: "#d9a86c",
     Status.COMPLAINED: "#8e44ad", Status.BOUNCED: "#e4606d", Status.REJECTED: "#c0392b",
-    Status.FAILED: "#8b0000", Status.CANCELLED: "#bdbdbd",
+    Status.FAILED: "#8b0000", Status.CANCELLED: "#bdbdbd", Status.CAPPED: "#a1887f",
+    Status.DEDUPLICATED: "#cfc4bd",
 }  # fmt: skip
 
 

@@ -23,6 +23,10 @@ class Trigger(models.Model):
     reference = models.CharField(
         max_length=255, blank=True, default="", help_text="The caller's own id for this request."
     )
+    dedup_key = models.CharField(
+        max_length=255, blank=True, default="", db_default="",
+        help_text="With the campaign's dedup window: a repeat to a recipient with the same key is dropped.",
+    )  # fmt: skip
     cancellation_key = models.CharField(
         max_length=255, blank=True, default="", db_default="",
         help_text="The caller's key that cancels what has not gone yet of every trigger that has it.",
@@ -80,12 +84,14 @@ class Send(models.Model):
         SUPPRESSED = "suppressed"
         EXPIRED = "expired"
         CANCELLED = "cancelled"
+        CAPPED = "capped"
+        DEDUPLICATED = "deduplicated"
 
     # Dispatch is over for these: the provider has the message, or it will never go. Delivery events may
     # still move a sent or delivered send on (see provider_events.tracking), never back.
     FINAL_STATUSES = (
         Status.SENT, Status.DELIVERED, Status.BOUNCED, Status.COMPLAINED, Status.REJECTED, Status.FAILED,
-        Status.SUPPRESSED, Status.EXPIRED, Status.CANCELLED,
+        Status.SUPPRESSED, Status.EXPIRED, Status.CANCELLED, Status.CAPPED, Status.DEDUPLICATED,
     )  # fmt: skip
 
     # Every index of this table is written on each claim and each outcome (a status change is never a HOT

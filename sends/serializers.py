@@ -37,7 +37,7 @@ class SendSerializer(serializers.ModelSerializer):
 class SendSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Send
-        fields = ["id", "correlation_id", "recipient", "status", "test"]
+        fields = ["id", "correlation_id", "recipient", "status", "last_error", "test"]
         read_only_fields = fields
 
 

@@ -490,7 +490,8 @@ def test_retriggered_sends_are_delivered(
 
 def campaign_data(org, **changes) -> dict:
     data = {"org": org.pk, "key": "welcome", "name": "Welcome", "status": "active", "email_mailing": "",
-            "sms_mailing": "", "delay_seconds": "0", "kind": "transactional"}  # fmt: skip
+            "sms_mailing": "", "delay_seconds": "0", "cap_scope": "campaign",
+            "kind": "transactional"}  # fmt: skip
     return {**data, **changes}
 
 

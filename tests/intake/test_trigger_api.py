@@ -26,7 +26,7 @@ def test_a_trigger_is_accepted_with_its_sends(api, campaign):
     body = response.json()
     trigger = Trigger.objects.get(pk=body["trigger"])
     [send] = body["sends"]
-    assert set(send) == {"id", "correlation_id", "recipient", "status", "test"}
+    assert set(send) == {"id", "correlation_id", "recipient", "status", "last_error", "test"}
     assert send["status"] == "queued"
     row = Send.objects.get(pk=send["id"])
     assert row.trigger == trigger

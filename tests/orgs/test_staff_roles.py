@@ -99,7 +99,8 @@ def test_a_marketer_adds_a_campaign_in_their_one_org_without_choosing_it(login, 
     assert list(form.fields["org"].queryset) == [org]
     assert form.fields["org"].empty_label is None  # one option, already chosen
     data = {"org": org.pk, "key": "welcome", "name": "Welcome", "status": "active", "kind": "transactional",
-            "email_mailing": mailing.pk, "sms_mailing": "", "delay_seconds": "0"}  # fmt: skip
+            "email_mailing": mailing.pk, "sms_mailing": "", "delay_seconds": "0",
+            "cap_scope": "campaign"}  # fmt: skip
     assert client.post(url("campaigns_campaign_add"), data).status_code == 302
     assert Campaign.objects.get(key="welcome").org == org
 
@@ -230,7 +231,8 @@ def test_a_campaign_cannot_point_at_a_mailing_of_another_of_the_users_orgs(login
     client = login(Role.MARKETER, a, (b, Role.MARKETER))
     foreign = MailingFactory(org=b)
     data = {"org": a.pk, "key": "welcome", "name": "Welcome", "status": "active",
-            "email_mailing": foreign.pk, "sms_mailing": "", "delay_seconds": "0"}  # fmt: skip
+            "email_mailing": foreign.pk, "sms_mailing": "", "delay_seconds": "0",
+            "cap_scope": "campaign"}  # fmt: skip
     response = client.post(url("campaigns_campaign_add"), data)
     assert "belongs to another org" in str(response.context["adminform"].form.errors["email_mailing"])
     assert not Campaign.objects.exists()
@@ -241,7 +243,8 @@ def test_a_campaign_cannot_point_at_a_mailing_of_an_org_the_user_is_not_in(login
     campaign = CampaignFactory(org=org)
     foreign = MailingFactory(org=other_org)
     data = {"org": org.pk, "key": campaign.key, "name": "x", "status": "active",
-            "email_mailing": foreign.pk, "sms_mailing": "", "delay_seconds": "0"}  # fmt: skip
+            "email_mailing": foreign.pk, "sms_mailing": "", "delay_seconds": "0",
+            "cap_scope": "campaign"}  # fmt: skip
     response = client.post(url("campaigns_campaign_change", campaign.pk), data)
     assert "email_mailing" in response.context["adminform"].form.errors
     campaign.refresh_from_db()

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_a_marketing_campaign_is_added_in_the_admin(admin_client, org):
     mailing = MailingFactory(org=org)
     data = {"org": org.pk, "key": "news", "name": "News", "status": "active", "email_mailing": mailing.pk,
-            "sms_mailing": "", "delay_seconds": "0", "kind": "marketing"}  # fmt: skip
+            "sms_mailing": "", "delay_seconds": "0", "cap_scope": "campaign",
+            "kind": "marketing"}  # fmt: skip
     assert admin_client.post(reverse("admin:campaigns_campaign_add"), data).status_code == 302
     assert Campaign.objects.get().kind == "marketing"
 
