@@ -30,11 +30,12 @@ class Plan:
     worker_counts: tuple[int, ...] = (1, 2)  # Celery worker processes for the end-to-end runs
     provider_sends: int = 10_000  # end to end through the ESP stand-in, at each delay
     provider_delays: tuple[int, ...] = (0, 100, 500)  # the stand-in's answer delays, ms
+    held: int = 100_000  # sends held for a send window, released when it opens (0: not run)
     only: tuple[str, ...] = ()  # phases to run; empty: all
 
 
 FULL = Plan("full", 20_000, 15, 200, (10_000, 100_000), 30, 20, 10_000, 10_000_000, 3_000)
-QUICK = Plan("quick", 2_000, 3, 20, (1_000,), 5, 20, 1_000, 100_000, 1_000, provider_sends=1_000)
+QUICK = Plan("quick", 2_000, 3, 20, (1_000,), 5, 20, 1_000, 100_000, 1_000, provider_sends=1_000, held=0)
 
 STARTED = time.monotonic()
 
@@ -57,12 +58,15 @@ def main() -> int:
     )
     parser.add_argument("--sends", help="comma-separated sizes of the end-to-end runs, e.g. 10000")
     parser.add_argument("--workers", help="comma-separated worker process counts for the end-to-end runs")
+    parser.add_argument("--held", type=int, help="sends held for a send window (0: that row not run)")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.sends:
         plan = replace(plan, sends=tuple(int(n) for n in args.sends.split(",")))
     if args.workers:
         plan = replace(plan, worker_counts=tuple(int(n) for n in args.workers.split(",")))
+    if args.held is not None:
+        plan = replace(plan, held=args.held)
     if args.only:
         plan = replace(plan, only=tuple(args.only.split(",")))
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"

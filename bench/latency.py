@@ -1,8 +1,8 @@
-"""4. Latency: a single-recipient trigger to `sent`, at a steady rate of triggers per second.
+"""4. Latency: a trigger (one recipient, or a few) to `sent`, at a steady rate of triggers per second.
 
 Open loop: request i is due at start + i / rate whatever happened to the ones before, and its latency is
 counted from when it was due (so a stall shows up in every request it delays, not in one). The end is the
-`sent_at` the worker recorded for the request's send, found by its correlation id.
+`sent_at` the worker recorded for the request's last send, found by their correlation ids.
 """
 
 import contextlib
@@ -32,23 +32,23 @@ class LatencyResult:
         return statistics.quantiles(values, n=1000, method="inclusive")[round(p * 10) - 1]
 
 
-def run(web: Web, tenant: Tenant, *, rate: float, seconds: float) -> LatencyResult:
+def run(web: Web, tenant: Tenant, *, rate: float, seconds: float, recipients: int = 1) -> LatencyResult:
     url = f"{web.url}/api/v1/campaigns/{tenant.campaign_key}/trigger/"
     local = threading.local()
     count = round(rate * seconds)
     due: dict[int, float] = {}
     answered: dict[int, float] = {}
-    correlation: dict[int, str] = {}
+    correlation: dict[int, list[str]] = {}
 
     def trigger(i: int) -> None:
         if not hasattr(local, "session"):
             local.session = requests.Session()
-        body = workload.native_trigger("lat", i, 1)
+        body = workload.native_trigger(f"lat{recipients}", i * recipients, recipients)
         response = local.session.post(url, data=body, headers=tenant.auth, timeout=30)
         answered[i] = time.time() - due[i]
         if response.status_code != 202:
             raise RuntimeError(f"trigger answered {response.status_code}: {response.text[:300]}")
-        correlation[i] = response.json()["sends"][0]["correlation_id"]
+        correlation[i] = [send["correlation_id"] for send in response.json()["sends"]]
 
     start = time.time() + 0.5
     with ThreadPoolExecutor(16) as pool:
@@ -60,15 +60,18 @@ def run(web: Web, tenant: Tenant, *, rate: float, seconds: float) -> LatencyResu
         for future in futures:
             future.result()
 
-    sends = Send.objects.filter(correlation_id__in=list(correlation.values()))
+    sends = Send.objects.filter(correlation_id__in=[c for ids in correlation.values() for c in ids])
+    total = count * recipients
     with contextlib.suppress(TimeoutError):  # what is not sent by then is counted as not sent
         wait_until(
-            lambda: sends.filter(status=Send.Status.SENT).count() >= count, timeout=60, what="latency sends"
+            lambda: sends.filter(status=Send.Status.SENT).count() >= total, timeout=60, what="latency sends"
         )
     sent_at = {
         str(c): t for c, t in sends.filter(status=Send.Status.SENT).values_list("correlation_id", "sent_at")
     }
     to_sent = [
-        sent_at[correlation[i]].timestamp() - due[i] for i in range(count) if correlation[i] in sent_at
+        max(sent_at[c] for c in correlation[i]).timestamp() - due[i]
+        for i in range(count)
+        if all(c in sent_at for c in correlation[i])
     ]
     return LatencyResult(rate, to_sent, list(answered.values()), count - len(to_sent))

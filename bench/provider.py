@@ -4,16 +4,21 @@ The other throughput rows deliver to a backend that answers at once, in the work
 real ESP answers in 50-500 ms, and its client (Anymail, requests) costs CPU of its own. Here Herald's
 worker and django-post-office both send through Anymail's real Postmark backend to bench/esp_standin.py,
 run as a process of its own, at several delays, in the same run. The stand-in counts the requests it
-has in flight at once; the worker processes' RSS is sampled throughout.
+has in flight at once; the worker processes' RSS is sampled throughout. At 100 ms, 10-recipient triggers
+arrive while the bulk run dispatches, to a worker of the interactive queue, as docs/operations.md deploys
+it: their time to sent says whether they wait behind the bulk run's calls in flight.
 """
 
 import json
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
+from django.conf import settings
 
-from bench import peer, system, throughput
+from bench import latency, peer, system, throughput
 from bench.tenant import tenant_create
 
 # Provider calls in flight per worker process, and sends per chunk: the configuration docs/operations.md
@@ -21,6 +26,10 @@ from bench.tenant import tenant_create
 IN_FLIGHT = 64
 CHUNK = 500
 PEER_THREADS = 50  # post_office's THREADS_PER_PROCESS, its one setting for a slow provider
+INTERACTIVE_DELAY_MS = 100
+INTERACTIVE_RECIPIENTS = 10
+INTERACTIVE_RATE = 2  # triggers a second
+INTERACTIVE_SECONDS = 10
 
 
 @dataclass
@@ -29,6 +38,7 @@ class ProviderRun:
     herald: throughput.ThroughputResult
     herald_in_flight: int
     peer: dict
+    interactive: latency.LatencyResult | None = None
 
 
 class StandIn(system.Service):
@@ -63,7 +73,7 @@ def postmark_env(url: str) -> dict[str, str]:
 
 def run(web: system.Web, n: int, peer_n: int, delays: tuple[int, ...]) -> list[ProviderRun]:
     standin = StandIn()
-    worker = None
+    worker = interactive_worker = None
     try:
         env = {
             **postmark_env(standin.url),
@@ -71,18 +81,29 @@ def run(web: system.Web, n: int, peer_n: int, delays: tuple[int, ...]) -> list[P
             "HERALD_CHUNK_SIZE": str(CHUNK),
         }
         worker = system.Worker(env=env)
+        interactive_worker = system.Worker(1, queue=settings.HERALD_INTERACTIVE_QUEUE, env=env)
         runs = []
         for delay in delays:
             standin.configure(delay_ms=delay)
             tenant = tenant_create(f"provider {delay} ms")
-            herald = throughput.run(web, worker, tenant, n, timeout=max(120, n / 20))
+            interactive = None
+            with ThreadPoolExecutor(1) as pool:
+                bulk = pool.submit(throughput.run, web, worker, tenant, n, timeout=max(120, n / 20))
+                if delay == INTERACTIVE_DELAY_MS:
+                    time.sleep(2)  # the bulk run's first triggers are in and dispatching
+                    interactive = latency.run(
+                        web, tenant_create(f"interactive {delay} ms"), rate=INTERACTIVE_RATE,
+                        seconds=INTERACTIVE_SECONDS, recipients=INTERACTIVE_RECIPIENTS,
+                    )  # fmt: skip
+                herald = bulk.result()
             herald_in_flight = standin.stats()["max_in_flight"]
             standin.configure(delay_ms=delay)
             peer_result = peer.run(peer_n, "latency", extra_env=postmark_env(standin.url))
             peer_result["max_in_flight"] = standin.stats()["max_in_flight"]
-            runs.append(ProviderRun(delay, herald, herald_in_flight, peer_result))
+            runs.append(ProviderRun(delay, herald, herald_in_flight, peer_result, interactive))
         return runs
     finally:
-        if worker is not None:
-            worker.stop()
+        for service in (worker, interactive_worker):
+            if service is not None:
+                service.stop()
         standin.stop()

@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
-from bench import floor, intake, latency, peer, profile, provider, sendlog, system, throughput
+from bench import floor, held, intake, latency, peer, profile, provider, sendlog, system, throughput
 from bench.report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
 from bench.targets import (
     INTAKE_BATCH_MEDIAN,
     SEEN_FLOOR,
+    held_row,
     intake_rows,
     latency_rows,
     peer_rows,
@@ -153,7 +154,20 @@ class Run:
         self.runs = runs
         self.rows += throughput_rows(runs, self.floor_rate)
         self.details["throughput"] = {n: throughput_details(r) for n, r in runs.items()}
+        self.held()
         self.scale_out()
+
+    def held(self) -> None:
+        n = self.plan.held
+        if not n:
+            self.rows.append(held_row(None, None))
+            return
+        self.say(f"end to end: {n:,} sends held for a send window, released when it opens")
+        result = held.run(self.web, self.worker, tenant_create(f"held {n}"), n, timeout=max(120, n / 100))
+        if not result.complete:
+            self.problems.append(f"{n:,} held sends: {result.held:,} held, then {result.statuses}")
+        self.rows.append(held_row(result, self.runs.get(n)))
+        self.details["held"] = vars(result) | {"rate": result.rate}
 
     def scale_out(self) -> None:
         """The first size again with each other number of worker processes: what one more process buys."""

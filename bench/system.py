@@ -221,3 +221,11 @@ class Worker(Service):
         with self.log.open("rb") as log:
             log.seek(start)
             return b" ready." in log.read()
+
+
+class Sweeper(Service):
+    """`manage.py sweep`, as production runs it beside the workers: it releases scheduled sends when due."""
+
+    def __init__(self, interval: float = 1.0):
+        argv = [sys.executable, "manage.py", "sweep"]
+        super().__init__("sweep", argv, service_env(HERALD_SWEEP_INTERVAL=str(interval)))

@@ -1,6 +1,7 @@
 """The sweep: what the broker or a dead worker lost goes back to the queue, and so do scheduled sends due."""
 
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -30,14 +31,7 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     lease = now - timedelta(seconds=settings.HERALD_LEASE_SECONDS)
     batch = settings.HERALD_SWEEP_BATCH
 
-    due = list(
-        Send.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now)
-        .order_by("scheduled_at")
-        .values_list("pk", flat=True)[:batch]
-    )
-    Send.objects.filter(pk__in=due, status=Status.SCHEDULED).update(
-        status=Status.QUEUED, queued_at=now, updated_at=now
-    )
+    due = _release_due(now, batch)
 
     # A send still `sending` past its lease lost its worker. What the worker journaled went out (or
     # failed) and is recorded from the journal now, not sent again. Within a claim, sends start in id
@@ -68,11 +62,35 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     )
     Send.objects.filter(pk__in=lost, status=Status.QUEUED).update(queued_at=now)
 
-    sends_enqueue(send_ids=[*due, *stale_ids, *lost], on_commit=False)
-    counts = {"due": len(due), "stale": len(stale_ids), "lost": len(lost), "recovered": recovered}
+    sends_enqueue(send_ids=[*stale_ids, *lost], on_commit=False)
+    counts = {"due": due, "stale": len(stale_ids), "lost": len(lost), "recovered": recovered}
     if any(counts.values()):
         logger.info("sweep re-enqueued %s", counts)
     return counts
+
+
+def _release_due(now: datetime, batch: int) -> int:
+    """Queue the scheduled sends that are due, batch after batch, each enqueued as it is released.
+
+    A send window that opens at 08:00 makes 100,000 sends due at once. One batch a sweep would release
+    them at HERALD_SWEEP_BATCH per HERALD_SWEEP_INTERVAL (1,000/s by default), slower than the workers
+    send; so the sweep goes on while batches come back full, for at most one interval.
+    """
+    released = 0
+    deadline = time.monotonic() + settings.HERALD_SWEEP_INTERVAL
+    while True:
+        due = list(
+            Send.objects.filter(status=Status.SCHEDULED, scheduled_at__lte=now)
+            .order_by("scheduled_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        Send.objects.filter(pk__in=due, status=Status.SCHEDULED).update(
+            status=Status.QUEUED, queued_at=now, updated_at=now
+        )
+        sends_enqueue(send_ids=due, on_commit=False)
+        released += len(due)
+        if len(due) < batch or time.monotonic() > deadline:
+            return released
 
 
 def _recover_journaled(tokens: set[uuid.UUID]) -> tuple[int, set[uuid.UUID]]:

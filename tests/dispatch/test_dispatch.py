@@ -201,6 +201,15 @@ def test_the_sweep_releases_scheduled_sends_when_due(make_send, published):
     assert later.status == Status.SCHEDULED
 
 
+def test_a_window_opening_for_more_than_a_batch_is_released_in_one_sweep(make_send, published, settings):
+    settings.HERALD_SWEEP_BATCH = 2
+    opening = timezone.now() - timedelta(seconds=1)
+    held = [make_send(status=Status.SCHEDULED, scheduled_at=opening, queued_at=None) for _ in range(5)]
+    assert sends_sweep()["due"] == 5
+    assert sorted(published) == sorted(send.id for send in held)
+    assert Send.objects.filter(status=Status.SENT).count() == 5
+
+
 def test_the_sweep_re_enqueues_sends_the_broker_lost(make_send, published, settings):
     settings.HERALD_LEASE_SECONDS = 60
     lost = make_send(queued_at=timezone.now() - timedelta(seconds=61))
