@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "sends",
     "suppressions",
     "outbound_webhooks",
+    "providers",
     "dispatch",
     "provider_events",
     "dialects",
@@ -273,6 +274,17 @@ HERALD_SWEEP_BATCH = env_int("HERALD_SWEEP_BATCH", 5000)
 # It is also the bound of the fault promise: a worker killed mid-chunk may have sent up to this many
 # messages it could not record, and the sweep marks that many as possible duplicates (docs/reliability.md).
 HERALD_DISPATCH_IN_FLIGHT = max(1, env_int("HERALD_DISPATCH_IN_FLIGHT", 16))
+
+# An org's own provider accounts (providers/): their credentials are encrypted with these Fernet keys, the
+# first encrypting, all decrypting (rotation: docs/operations.md). Unset: a key derived from SECRET_KEY.
+HERALD_PROVIDER_KEYS = [k.strip() for k in os.getenv("HERALD_PROVIDER_KEYS", "").split(",") if k.strip()]
+# Provider API URLs and SMTP hosts an org gives may not be loopback or private addresses unless this is on.
+HERALD_PROVIDER_ALLOW_PRIVATE_NETWORKS = env_bool("HERALD_PROVIDER_ALLOW_PRIVATE_NETWORKS", False)
+# A provider account failing this many times within the window is skipped by every worker for the
+# cool-down, then probed by one (dispatch/circuit.py).
+HERALD_CIRCUIT_FAILURES = max(1, env_int("HERALD_CIRCUIT_FAILURES", 5))
+HERALD_CIRCUIT_WINDOW_SECONDS = max(1, env_int("HERALD_CIRCUIT_WINDOW_SECONDS", 30))
+HERALD_CIRCUIT_COOLDOWN_SECONDS = max(1, env_int("HERALD_CIRCUIT_COOLDOWN_SECONDS", 15))
 # A provider connection idle this long is closed before its next use rather than reused.
 HERALD_PROVIDER_IDLE_SECONDS = env_int("HERALD_PROVIDER_IDLE_SECONDS", 30)
 

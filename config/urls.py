@@ -13,6 +13,7 @@ from outbound_webhooks.api import WebhookEndpointViewSet
 from privacy.api import ErasableRecipientViewSet
 from provider_events.twilio import twilio_status_callback
 from provider_events.unsubscribe import unsubscribe
+from providers.api import ProviderViewSet
 from sends.api import SendViewSet, TriggerViewSet
 from suppressions.api import SuppressionViewSet
 
@@ -26,6 +27,7 @@ router.register("recipients", ErasableRecipientViewSet, basename="recipient")
 router.register("suppressions", SuppressionViewSet, basename="suppression")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("providers", ProviderViewSet, basename="provider")
 
 urlpatterns = [
     path("api/v1/health/", HealthView.as_view(), name="health"),

@@ -37,7 +37,7 @@ class OrgAdmin(OrgScopedAdmin, admin.ModelAdmin):
 
 class ApiTokenForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=ApiToken.Scope.choices, widget=forms.CheckboxSelectMultiple, initial=ApiToken.ALL_SCOPES
+        choices=ApiToken.Scope.choices, widget=forms.CheckboxSelectMultiple, initial=ApiToken.DEFAULT_SCOPES
     )
 
     class Meta:

@@ -49,8 +49,11 @@ class ApiToken(models.Model):
         SEND = "send", "send: trigger campaigns"
         READ = "read", "read: sends, triggers, recipients"
         MANAGE = "manage", "manage: mailings, campaigns, recipients"
+        PROVIDERS = "providers", "providers: the org's provider accounts and their credentials"
 
     ALL_SCOPES = [s.value for s in Scope]
+    # What a token gets unless asked for more: changing where the org's mail goes is asked for by name.
+    DEFAULT_SCOPES = [Scope.SEND.value, Scope.READ.value, Scope.MANAGE.value]
 
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100)
@@ -125,6 +128,10 @@ class AuditEntry(models.Model):
         SEND_RETRIGGERED = "send.retriggered", "send re-triggered"
         SUPPRESSION_LIFTED = "suppression.lifted", "suppression lifted"
         RECIPIENT_ERASED = "recipient.erased", "recipient erased"
+        PROVIDER_CREATED = "provider.created", "provider added"
+        PROVIDER_CHANGED = "provider.changed", "provider changed"
+        PROVIDER_DELETED = "provider.deleted", "provider deleted"
+        PROVIDER_TESTED = "provider.tested", "provider tested"
 
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="audit_entries")
     at = models.DateTimeField(default=timezone.now)

@@ -36,6 +36,7 @@ _ADMIN = {
     "outbound_webhooks.webhookendpoint": ALL,
     "outbound_webhooks.webhookdelivery": "view change",  # changing a delivery is replaying it
     "outbound_webhooks.webhookattempt": "view",
+    "providers.provider": ALL,
 }
 
 

@@ -48,7 +48,7 @@ def token_create(
 
     A test token (`test=True`) works like any other, but what it sends never reaches a provider.
     """
-    scopes = list(ApiToken.ALL_SCOPES if scopes is None else scopes)
+    scopes = list(ApiToken.DEFAULT_SCOPES if scopes is None else scopes)
     unknown = set(scopes) - set(ApiToken.ALL_SCOPES)
     if unknown:
         raise ValueError(f"Unknown scopes: {', '.join(sorted(unknown))}")

@@ -103,7 +103,7 @@ def test_an_org_is_added_in_the_admin(admin_client):
     assert org.name == "Acme"
     [secret] = re.findall(r"hrld_[\w-]+", response.content.decode())
     assert token_authenticate(secret=secret).org == org, "the org's first token is shown once"
-    assert sorted(org.tokens.get().scopes) == sorted(ApiToken.ALL_SCOPES)
+    assert sorted(org.tokens.get().scopes) == sorted(ApiToken.DEFAULT_SCOPES)
 
 
 # --- tokens ---------------------------------------------------------------------------------------

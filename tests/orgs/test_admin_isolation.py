@@ -16,6 +16,8 @@ from orgs.models import ApiToken, AuditEntry, Org
 from orgs.roles import ROLE_PERMISSIONS
 from orgs.services import token_create
 from outbound_webhooks.models import WebhookDelivery, WebhookEndpoint
+from providers.models import Provider
+from providers.services import provider_create
 from sends.models import DeliveryEvent, Send, Trigger
 from suppressions.models import Suppression
 from tests.factories import CampaignFactory, RecipientFactory
@@ -52,6 +54,13 @@ def one_of_each(org: Org) -> dict:
         WebhookEndpoint: endpoint,
         WebhookDelivery: WebhookDelivery.objects.create(
             endpoint=endpoint, send=send, event="failed", payload={}, retry_until=timezone.now()
+        ),
+        Provider: provider_create(
+            org=org,
+            actor=None,
+            kind="postmark",
+            name=f"{org.name} Postmark",
+            credentials={"server_token": "t"},
         ),
     }
 

@@ -72,7 +72,7 @@ def test_a_membership_makes_its_user_staff(org):
         (
             Role.ADMIN,
             {"Org", "ApiToken", "AuditEntry", "Mailing", "Campaign", "Trigger", "Send", "DeliveryEvent",
-             "Recipient", "Suppression", "WebhookEndpoint", "WebhookDelivery"},
+             "Recipient", "Suppression", "WebhookEndpoint", "WebhookDelivery", "Provider"},
         ),
     ],
 )  # fmt: skip

@@ -27,7 +27,8 @@ def test_create_org_prints_the_token_once_as_json(capsys):
     assert org.name == "Acme"
     token = org.tokens.get()
     assert token.hashed == hash_token(out["token"])
-    assert sorted(token.scopes) == sorted(ApiToken.ALL_SCOPES)
+    assert sorted(token.scopes) == sorted(ApiToken.DEFAULT_SCOPES)
+    assert "providers" not in token.scopes, "where the org's mail goes is a scope asked for by name"
 
 
 def test_create_org_without_json_names_the_org_and_token(capsys):

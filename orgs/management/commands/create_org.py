@@ -6,7 +6,10 @@ from orgs.services import org_create
 
 
 class Command(BaseCommand):
-    help = "Create an organisation and its first API token (every scope). The token is printed once."
+    help = (
+        "Create an organisation and its first API token (send, read and manage; the providers scope is "
+        "granted by name). The token is printed once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name")

@@ -1,0 +1,118 @@
+"""Providers in the admin: an org admin adds, reorders (position), disables and tests them. Credentials are
+typed in and never shown again; the form leaves them as they are unless new ones are given."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+
+from core.errors import Invalid
+from orgs.admin_scoping import OrgScopedAdmin
+
+from .kinds import KINDS
+from .models import Provider
+from .services import provider_create, provider_delete, provider_problems, provider_update
+from .testing import provider_test
+
+NEEDS = "; ".join(f"{name}: {', '.join(kind.secrets)}" for name, kind in KINDS.items())
+
+
+class ProviderForm(forms.ModelForm):
+    credentials = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text=f'A JSON object, e.g. {{"server_token": "…"}} ({NEEDS}). Never shown again once saved; '
+        "leave it empty to keep the stored ones.",
+    )  # fmt: skip
+
+    class Meta:
+        model = Provider
+        fields = ["org", "channel", "kind", "name", "position", "enabled", "options"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.pop("credentials", None)  # a re-rendered form must not echo what was typed
+        if self.instance.pk:
+            for fixed in ("org", "channel", "kind"):
+                if fixed in self.fields:  # org is not on the form of a member of one org
+                    self.fields[fixed].disabled = True
+
+    def clean_credentials(self):
+        raw = self.cleaned_data["credentials"].strip()
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError('Not JSON: give an object such as {"api_key": "…"}.') from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Give an object such as {"api_key": "…"}.')
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        problems = provider_problems(
+            kind=cleaned.get("kind", ""), channel=cleaned.get("channel", ""),
+            options=cleaned.get("options") or {}, credentials=cleaned.get("credentials"),
+            credentials_required=not self.instance.pk,
+        )  # fmt: skip
+        for problem in problems:
+            field = problem.field.split(".")[0]
+            self.add_error(field if field in self.fields else None, f"{problem.field}: {problem.message}")
+        return cleaned
+
+
+@admin.register(Provider)
+class ProviderAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ["name", "org", "channel", "kind", "position", "enabled", "credentials_set"]
+    list_editable = ["position", "enabled"]
+    list_filter = ["org", "channel", "kind", "enabled"]
+    search_fields = ["name"]
+    readonly_fields = ["credentials_set", "created_at", "updated_at"]
+    actions = ["send_test"]
+
+    @admin.display(description="Credentials set")
+    def credentials_set(self, provider: Provider) -> str:
+        return ", ".join(provider.credential_names) or "-"
+
+    def save_model(self, request, obj: Provider, form, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            if not change:
+                saved = provider_create(
+                    org=obj.org, actor=request.user, kind=obj.kind, channel=obj.channel, name=obj.name,
+                    options=obj.options or {}, position=obj.position, enabled=obj.enabled,
+                    credentials=data["credentials"],
+                )  # fmt: skip
+                obj.pk = saved.pk
+                return
+            changes = {name: getattr(obj, name) for name in ("name", "options", "position", "enabled")}
+            stored = Provider.objects.get(pk=obj.pk)
+            provider_update(
+                provider=stored, actor=request.user, credentials=data.get("credentials"), **changes
+            )
+        except Invalid as exc:  # the form checked the same; a race with another change is left
+            messages.error(request, "; ".join(f"{p.field}: {p.message}" for p in exc.problems))
+
+    def delete_model(self, request, obj: Provider) -> None:
+        provider_delete(provider=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for provider in queryset:
+            provider_delete(provider=provider, actor=request.user)
+
+    @admin.action(description="Send a test message through it (to your own address)", permissions=["change"])
+    def send_test(self, request, queryset) -> None:
+        to = request.user.email
+        if not to:
+            messages.error(request, "Your user has no email address to send a test to.")
+            return
+        for provider in queryset:
+            try:
+                message_id = provider_test(provider=provider, to=to, actor=request.user)
+            except Exception as exc:  # what the provider answered is what staff need to see
+                messages.error(request, f"{provider.name}: {type(exc).__name__}: {exc}")
+            else:
+                messages.success(request, f"{provider.name} took a test to {to}: {message_id}")

@@ -1,0 +1,47 @@
+from django.db import models
+from django.utils import timezone
+
+from mailings.models import Channel
+from orgs.models import Org
+
+from . import secrets
+from .kinds import KIND_CHOICES, KINDS
+
+
+class Provider(models.Model):
+    """One of an org's provider accounts for a channel: tried in `position` order, the first that takes a
+    send sends it. An org with none uses the server's EMAIL_BACKEND and SMS_BACKEND."""
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="providers")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
+    name = models.CharField(max_length=100, help_text="Your name for this account, e.g. 'Postmark EU'.")
+    position = models.PositiveIntegerField(default=0, help_text="Lower first.")
+    enabled = models.BooleanField(default=True)
+    options = models.JSONField(default=dict, blank=True, help_text="Settings that are not secret.")
+    # Write-only: encrypted with HERALD_PROVIDER_KEYS (providers.secrets), never shown or logged.
+    credentials_encrypted = models.TextField(editable=False)
+    credential_names = models.JSONField(default=list, editable=False, help_text="Which are set, not what.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["org", "channel", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["org", "name"], name="provider_org_name")]
+        indexes = [models.Index(fields=["org", "channel", "position"], name="provider_org_channel")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()}, {self.channel})"
+
+    @property
+    def spec(self):
+        return KINDS[self.kind]
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Decrypted, for the backend that sends through it: never for an answer, a page or a log."""
+        return secrets.decrypt(self.credentials_encrypted)
+
+    def set_credentials(self, credentials: dict[str, str]) -> None:
+        self.credentials_encrypted = secrets.encrypt(credentials)
+        self.credential_names = sorted(credentials)
