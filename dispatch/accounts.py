@@ -36,3 +36,10 @@ def provider_test_send(provider: Provider, to: str) -> str:
     message.send()
     status = getattr(message, "anymail_status", None)
     return str(status.message_id) if status is not None and status.message_id else "accepted"
+
+
+def sms_connection(provider: Provider):
+    """The Twilio backend on the account's own credentials and sender."""
+    from .twilio import TwilioSMSBackend
+
+    return TwilioSMSBackend(**provider.options, **provider.credentials)

@@ -14,6 +14,7 @@ from sends.unsubscribe import unsubscribe_url
 
 from .channels import Attachment, PermanentFailure, TransientFailure, deliver, thread_connections
 from .record import Outcome
+from .routes import Exhausted, Refused, Route, deliver_through
 
 Status = Send.Status
 
@@ -72,25 +73,41 @@ def _window_hold(send: Send, now) -> Outcome | None:
     return Outcome(send, Status.SCHEDULED, {"scheduled_at": opening, "held": reason})
 
 
-def send_deliver(prepared: Prepared) -> Outcome:
-    """Hand a prepared send to its provider, on this thread's connections: what became of it.
+def send_deliver(prepared: Prepared, routes: list[Route] | None = None) -> Outcome:
+    """Hand a prepared send to its provider, on this thread's connections: what became of it. `routes`
+    are the org's own providers, tried in order (dispatch/routes.py); none: the server's backend.
 
     It touches no database, so it runs on any thread (dispatch/window.py).
     """
     send, content = prepared.send, prepared.content
+
+    def attempt(connections) -> str:
+        return deliver(send, prepared.rendered, prepared.attachments, connections)
+
+    via: dict[str, str] = {}
     try:
-        message_id = deliver(send, prepared.rendered, prepared.attachments, thread_connections())
+        if routes:
+            delivered = deliver_through(routes, attempt)
+            message_id = delivered.message_id
+            via = {"provider": delivered.provider, "failover": "\n".join(delivered.hops)}
+        else:
+            message_id = attempt(thread_connections())
     except PermanentFailure as exc:
-        return Outcome(send, Status.FAILED, {"last_error": str(exc), **content})
+        if isinstance(exc, Refused):
+            via = {"provider": exc.provider, "failover": "\n".join(exc.hops)}
+        return Outcome(send, Status.FAILED, {"last_error": str(exc), **via, **content})
     except TransientFailure as exc:
+        if isinstance(exc, Exhausted):
+            via = {"failover": "\n".join(exc.hops)}
         if send.attempts >= settings.HERALD_MAX_ATTEMPTS:
             error = f"Gave up after {send.attempts} attempts: {exc}"
-            return Outcome(send, Status.FAILED, {"last_error": error, **content})
+            return Outcome(send, Status.FAILED, {"last_error": error, **via, **content})
         retry_at = timezone.now() + timedelta(seconds=send_retry_delay(send.attempts, exc.retry_after))
-        return Outcome(send, Status.SCHEDULED, {"scheduled_at": retry_at, "last_error": str(exc), **content})
+        fields = {"scheduled_at": retry_at, "last_error": str(exc), **via, **content}
+        return Outcome(send, Status.SCHEDULED, fields)
     return Outcome(
         send, Status.SENT,
-        {"sent_at": timezone.now(), "provider_message_id": message_id, "last_error": "", **content},
+        {"sent_at": timezone.now(), "provider_message_id": message_id, "last_error": "", **via, **content},
     )  # fmt: skip
 
 

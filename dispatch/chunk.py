@@ -15,6 +15,7 @@ from sends.queue import sends_enqueue
 from .attempt import send_deliver, send_prepare
 from .claim import attachments_by_trigger, sends_claim, suppressed_among
 from .record import Outcome, Outcomes
+from .routes import routes_load
 from .window import Window
 
 Status = Send.Status
@@ -28,6 +29,7 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
         return counts
     attachments = attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
     suppressed = suppressed_among(claimed)
+    routes = routes_load(claimed)
     # A chunk of one (a password reset) has nothing to record together: it skips the journal's round trips.
     outcomes = Outcomes(token, webhook_subscriptions_load(sends=claimed), journaled=len(claimed) > 1)
     window = Window(min(settings.HERALD_DISPATCH_IN_FLIGHT, len(claimed)))
@@ -54,7 +56,7 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
                 continue
             add(window.room())
             outcomes.confirm()  # before another send goes out, the outcomes so far are safe
-            add(window.start(send_deliver, prepared))
+            add(window.start(send_deliver, prepared, routes.get((send.org_id, send.channel))))
         add(window.drain())
         outcomes.finish()
     except BaseException:

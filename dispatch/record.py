@@ -38,7 +38,7 @@ class Outcome:
 # What an outcome may write besides its status; a None among them leaves the column as it is.
 OUTCOME_FIELDS = (
     "sent_at", "provider_message_id", "last_error", "scheduled_at", "subject", "text", "html",
-    "mailing_version", "held",
+    "mailing_version", "held", "provider", "failover",
 )  # fmt: skip
 
 
@@ -173,9 +173,9 @@ _WRITE_OUTCOMES = f"""
 WITH v AS (
     SELECT * FROM unnest(
         %b::bigint[], %b::varchar[], %b::timestamptz[], %b::varchar[], %b::text[], %b::timestamptz[],
-        %b::text[], %b::text[], %b::text[], %b::integer[], %b::varchar[]
+        %b::text[], %b::text[], %b::text[], %b::integer[], %b::varchar[], %b::varchar[], %b::text[]
     ) AS v(id, status, sent_at, provider_message_id, last_error, scheduled_at, subject, text, html,
-           mailing_version, held)
+           mailing_version, held, provider, failover)
 ), ours AS (
     SELECT s.id, (s.status = 'sending' AND v.status IS NOT NULL) AS moves
     FROM {Send._meta.db_table} s JOIN v ON v.id = s.id
@@ -194,6 +194,8 @@ UPDATE {Send._meta.db_table} s SET
     html = COALESCE(v.html, s.html),
     mailing_version = COALESCE(v.mailing_version, s.mailing_version),
     held = COALESCE(v.held, s.held),
+    provider = COALESCE(v.provider, s.provider),
+    failover = COALESCE(v.failover, s.failover),
     claim_token = NULL,
     updated_at = %b
 FROM v JOIN ours ON ours.id = v.id

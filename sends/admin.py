@@ -52,12 +52,12 @@ class SendAdmin(OrgScopedAdmin, SendLogMixin, admin.ModelAdmin):
         "timeline", "channel", "to_address", "locale", "from_email", "subject", "text", "rendered_html",
         "rendered_version", "context",
         "metadata", "scheduled_at", "expires_at", "queued_at", "claimed_at", "sent_at", "attempts",
-        "provider_message_id", "last_error", "possibly_duplicated", "test", "purged_at", "created_at",
-        "updated_at",
+        "provider_message_id", "provider", "failover", "last_error", "possibly_duplicated", "test",
+        "purged_at", "created_at", "updated_at",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["status", "channel", "to_address", "campaign", "correlation_id",
-                           "provider_message_id", "last_error"]}),
+                           "provider", "provider_message_id", "last_error"]}),
         ("As the recipient saw it", {"fields": ["subject", "rendered_html", "text", "rendered_version"]}),
         ("Timeline", {"fields": ["timeline"]}),
         ("Details", {"classes": ["collapse"], "fields": [

@@ -75,8 +75,14 @@ def send_timeline(send: Send) -> list[tuple]:
     if send.claimed_at:
         entries.append((send.claimed_at, f"Claimed by a worker (attempt {send.attempts})", ""))
     entries += [(a.at, f"Attempt {a.number}: {a.outcome}: {a.error}", "") for a in send.attempt_errors.all()]
+    if send.failover:
+        at = send.sent_at or send.updated_at
+        entries += [(at, f"Failed over: {hop}", "") for hop in send.failover.splitlines()]
     if send.sent_at:
-        entries.append((send.sent_at, f"Handed to the provider ({send.provider_message_id or 'no id'})", ""))
+        via = f" {send.provider}" if send.provider else ""
+        entries.append(
+            (send.sent_at, f"Handed to the provider{via} ({send.provider_message_id or 'no id'})", "")
+        )
     for event in send.events.all():
         detail = (
             f": {event.description or event.mta_response}" if event.description or event.mta_response else ""

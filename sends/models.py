@@ -159,6 +159,9 @@ class Send(models.Model):
     held = models.CharField(
         max_length=200, blank=True, default="", db_default="", help_text="Why it waits so long."
     )
+    # Where the org brings its own providers: the one that took it, and what each tried before said.
+    provider = models.CharField(max_length=100, blank=True, default="", db_default="")
+    failover = models.TextField(blank=True, default="", db_default="", help_text="Each provider tried first.")
 
     class Meta:
         ordering = ["-id"]

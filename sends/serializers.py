@@ -24,8 +24,8 @@ class SendSerializer(serializers.ModelSerializer):
             "id", "correlation_id", "status", "channel", "to_address", "trigger", "campaign", "mailing",
             "recipient", "retriggered_from", "locale", "subject", "text", "html", "context", "metadata",
             "attachments", "scheduled_at", "held", "timezone", "expires_at", "sent_at", "attempts",
-            "provider_message_id",
-            "last_error", "possibly_duplicated", "test", "events", "purged_at", "created_at", "updated_at",
+            "provider_message_id", "last_error", "provider", "failover", "possibly_duplicated", "test",
+            "events", "purged_at", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -3,9 +3,6 @@ encrypted at rest and never shown again, audited without them, another org's a 4
 sent through Anymail's real Postmark backend to a local stand-in of Postmark's API."""
 
 import json
-import threading
-import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.fernet import Fernet
@@ -19,6 +16,7 @@ from providers.models import Provider
 from providers.services import provider_create
 from tests.conftest import api_client_for
 from tests.factories import MembershipFactory
+from tests.providers.postmark import Postmark
 
 pytestmark = pytest.mark.django_db
 TOKEN = "pm-server-token-4c1d"
@@ -30,36 +28,13 @@ def papi(org):
     return api_client_for(org, scopes=["providers"])
 
 
-class PostmarkRecorder(BaseHTTPRequestHandler):
-    """Postmark's POST /email, answered as Postmark does, each request kept: which token came with it."""
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.received.append(
-            {"path": self.path, "token": self.headers["X-Postmark-Server-Token"], **body}
-        )
-        answer = {"To": body["To"], "SubmittedAt": "2026-12-07T10:00:00Z", "MessageID": str(uuid.uuid4()),
-                  "ErrorCode": 0, "Message": "OK"}  # fmt: skip
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def standin(settings):
     settings.HERALD_PROVIDER_ALLOW_PRIVATE_NETWORKS = True
     settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "the-servers-own-token"}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PostmarkRecorder)
-    server.received = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    server = Postmark()
+    yield server, server.url
+    server.stop()
 
 
 def stored_column(provider: Provider) -> str:
