@@ -5,6 +5,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Window
@@ -60,6 +61,12 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
         .order_by("queued_at")
         .values_list("pk", flat=True)[:batch]
     )
+    if lost and broker_backlog():
+        # Queued past the lease, but the broker still holds work: behind a backlog (a campaign of 100,000
+        # at a few hundred a second), not lost. Published again, each would be dispatched by whichever
+        # copy comes first and leave the other to a worker for nothing, and a long backlog would fill
+        # the queue with copies. What the broker did lose is published once its queues have drained.
+        lost = []
     Send.objects.filter(pk__in=lost, status=Status.QUEUED).update(queued_at=now)
 
     sends_enqueue(send_ids=[*stale_ids, *lost], on_commit=False)
@@ -67,6 +74,20 @@ def sends_sweep(*, now: datetime | None = None) -> dict[str, int]:
     if any(counts.values()):
         logger.info("sweep re-enqueued %s", counts)
     return counts
+
+
+def broker_backlog() -> int | None:
+    """Messages waiting in Herald's queues on the broker; None if it cannot be asked (then the sweep
+    republishes as if the broker had lost them: a copy costs a worker a moment, a loss a send)."""
+    try:
+        with current_app.connection_for_read() as connection:
+            channel = connection.default_channel
+            # Declaring is harmless (the queues exist, or are created empty) and, unlike a passive
+            # declare, does not fail for a queue the transport drops when it is empty (Redis).
+            return sum(channel.queue_declare(queue=q.name).message_count for q in settings.CELERY_TASK_QUEUES)
+    except Exception:  # noqa: BLE001  (a broker that does not answer is the sweep's case to handle)
+        logger.warning("the broker's backlog could not be read", exc_info=True)
+        return None
 
 
 def _release_due(now: datetime, batch: int) -> int:

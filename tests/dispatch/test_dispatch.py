@@ -16,9 +16,10 @@ from dispatch import attempt, chunk, journal, record, sms
 from dispatch.chunk import sends_dispatch
 from dispatch.claim import sends_claim
 from dispatch.record import outcome_record
-from dispatch.sweep import sends_sweep
+from dispatch.sweep import broker_backlog, sends_sweep
 from outbound_webhooks.models import WebhookEndpoint
 from sends.models import Send
+from sends.queue import sends_enqueue
 from tests import backends
 from tests.factories import CampaignFactory, RecipientFactory, SmsMailingFactory
 
@@ -210,7 +211,22 @@ def test_a_window_opening_for_more_than_a_batch_is_released_in_one_sweep(make_se
     assert Send.objects.filter(status=Status.SENT).count() == 5
 
 
-def test_the_sweep_re_enqueues_sends_the_broker_lost(make_send, published, settings):
+@pytest.fixture
+def broker_queues():
+    """Herald's queues on the test's real broker, emptied first and after: what other tests published
+    to it without a worker would count as a backlog."""
+
+    def purge() -> None:
+        with celery_app.connection_for_write() as connection:
+            for queue in celery_app.conf.task_queues:
+                queue.bind(connection.default_channel).purge()
+
+    purge()
+    yield
+    purge()
+
+
+def test_the_sweep_re_enqueues_sends_the_broker_lost(make_send, published, settings, broker_queues):
     settings.HERALD_LEASE_SECONDS = 60
     lost = make_send(queued_at=timezone.now() - timedelta(seconds=61))
     fresh = make_send()
@@ -219,6 +235,21 @@ def test_the_sweep_re_enqueues_sends_the_broker_lost(make_send, published, setti
     lost.refresh_from_db()
     assert lost.status == Status.SENT
     assert Send.objects.get(pk=fresh.pk).status == Status.QUEUED
+
+
+def test_sends_queued_behind_a_backlog_are_not_published_again(make_send, settings, broker_queues):
+    settings.HERALD_LEASE_SECONDS = 60
+    behind = make_send(queued_at=timezone.now() - timedelta(seconds=61))
+    ahead = [make_send() for _ in range(3)]
+    sends_enqueue(send_ids=[s.pk for s in ahead], on_commit=False)  # no worker: they wait in the broker
+    assert broker_backlog() >= 1
+    assert sends_sweep()["lost"] == 0
+    assert Send.objects.get(pk=behind.pk).queued_at < timezone.now() - timedelta(seconds=60)
+    with celery_app.connection_for_write() as connection:
+        for queue in celery_app.conf.task_queues:
+            queue.bind(connection.default_channel).purge()
+    assert broker_backlog() == 0
+    assert sends_sweep()["lost"] == 1, "once the broker has nothing left, what is still queued was lost"
 
 
 def test_the_sweep_marks_only_the_send_in_flight_when_a_worker_died(make_send, published, settings):
