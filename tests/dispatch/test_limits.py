@@ -148,6 +148,17 @@ def test_the_per_process_limiter_holds_the_same_limits():
     assert local.try_acquire(acct, "x")[2] == "paused"
 
 
+def test_while_redis_does_not_answer_the_limits_hold_per_process(settings, monkeypatch, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    monkeypatch.setattr(limits, "_local", LocalLimiter())
+    monkeypatch.setattr(limits, "_redis_down_until", 0.0)
+    acct = account(max_in_flight=1)
+    assert slot_acquire(acct, until=time.monotonic() + 5) is not None
+    assert "Redis is unavailable" in caplog.text
+    assert limits.limiter() is limits._local  # for a while Redis is not asked, so not waited on each call
+    assert slot_acquire(acct, until=time.monotonic() + 0.1) is None  # the cap, held by this process alone
+
+
 # --- which account, and dispatch ---------------------------------------------------------------------
 
 

@@ -73,6 +73,9 @@ def workers(worker, standin, settings, tmp_path):
                     start_new_session=True,
                 )  # fmt: skip
             )
+        for log in logs:  # every worker consuming before the sends are queued, so each takes a share
+            wait_for(lambda log=log: log.exists() and " ready." in log.read_text(), timeout=60,
+                     what=f"{log.name} ready", log=log)  # fmt: skip
         return logs
 
     yield start
@@ -110,8 +113,8 @@ def most_in_any_second(starts: list[float]) -> int:
 def test_workers_together_never_have_more_calls_in_flight_than_the_limit(workers, standin, settings):
     server, _ = standin
     server.configure(delay_ms=100)
-    queue_sends(150, settings)
     logs = workers(HERALD_EMAIL_MAX_IN_FLIGHT="4")
+    queue_sends(150, settings)
     all_sent(150, logs)
     stats = server.stats()
     assert stats["messages"] == 150
@@ -120,8 +123,8 @@ def test_workers_together_never_have_more_calls_in_flight_than_the_limit(workers
 
 def test_workers_together_keep_to_the_rate(workers, standin, settings):
     server, _ = standin
-    queue_sends(100, settings)
     logs = workers(HERALD_EMAIL_RATE_PER_SECOND="20")
+    queue_sends(100, settings)
     all_sent(100, logs)
     starts = [began for began, _, _ in server.timeline]
     assert len(starts) == 100
@@ -134,8 +137,8 @@ def test_workers_together_keep_to_the_rate(workers, standin, settings):
 def test_a_429_pauses_every_worker(workers, standin, settings):
     server, _ = standin
     server.configure(delay_ms=20, fail_429=0.04, retry_after=1)  # every 25th request
-    queue_sends(150, settings)
     logs = workers(HERALD_EMAIL_MAX_IN_FLIGHT="4", HERALD_PROVIDER_PAUSE_SECONDS="1")
+    queue_sends(150, settings)
     all_sent(150, logs)
     timeline = sorted(server.timeline)
     refusals = [answered for _, answered, status in timeline if status == 429]
