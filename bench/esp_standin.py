@@ -19,6 +19,8 @@ Faults, for retry tests: `--fail-429 0.1` answers one request in ten with 429 an
 Counters: GET /_stats (JSON: requests, messages, answers by status, in-flight requests now and at most,
 connections now, at most and in all, the settings in force); POST /_reset zeroes them; POST /_config
 with a JSON object changes delay_ms, fail_429, fail_500 or retry_after while it runs.
+In-process only, for tests of timing (provider limits): `server.timeline` lists each send request as
+(read at, answered at, status), in time.monotonic() seconds; reset() empties it.
 
 From Python (tests, benchmarks), in a background thread of the calling process:
 
@@ -128,6 +130,7 @@ class StandIn:
         self.started = time.monotonic()
         self._faults_seen = 0
         self._owed_500 = 0
+        self.timeline: list[tuple[float, float, int]] = []
 
     def configure(self, **settings) -> None:
         for name, value in settings.items():
@@ -298,11 +301,13 @@ class StandIn:
         self.api_requests += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        began = time.monotonic()
         try:
             if self.delay_ms > 0:
                 await asyncio.sleep(self.delay_ms / 1000)
             status, answer, extra = self._postmark(path, headers, body)
             await self._answer(writer, status, answer, keep, extra)
+            self.timeline.append((began, time.monotonic(), status))
         finally:
             self.in_flight -= 1
 

@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from core import metrics
+from dispatch.observe import limit_gauges
 from dispatch.progress import dispatch_state
 from outbound_webhooks.models import WebhookDelivery
 from sends.models import Send
@@ -26,6 +27,7 @@ class HeraldCollector:
     def collect(self) -> Iterable:
         yield from metrics.counter_families()
         yield from _queue_gauges()
+        yield from limit_gauges()
 
 
 def _queue_gauges() -> Iterable:

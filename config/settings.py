@@ -285,6 +285,16 @@ HERALD_PROVIDER_ALLOW_PRIVATE_NETWORKS = env_bool("HERALD_PROVIDER_ALLOW_PRIVATE
 HERALD_CIRCUIT_FAILURES = max(1, env_int("HERALD_CIRCUIT_FAILURES", 5))
 HERALD_CIRCUIT_WINDOW_SECONDS = max(1, env_int("HERALD_CIRCUIT_WINDOW_SECONDS", 30))
 HERALD_CIRCUIT_COOLDOWN_SECONDS = max(1, env_int("HERALD_CIRCUIT_COOLDOWN_SECONDS", 15))
+# The server's provider accounts' limits, held by all workers together (counted in Redis; per process without
+# it): calls in flight at once, and calls a second (SES publishes a maximum send rate; every ESP answers
+# 429 past its own). 0 (the default): no limit, and no round trip to Redis for it. A 429 from a limited
+# account stops every worker calling it for HERALD_PROVIDER_PAUSE_SECONDS. dispatch/limits.py, and
+# docs/operations.md ("Provider limits").
+HERALD_EMAIL_MAX_IN_FLIGHT = max(0, env_int("HERALD_EMAIL_MAX_IN_FLIGHT", 0))
+HERALD_EMAIL_RATE_PER_SECOND = max(0.0, float(os.getenv("HERALD_EMAIL_RATE_PER_SECOND", "0")))
+HERALD_SMS_MAX_IN_FLIGHT = max(0, env_int("HERALD_SMS_MAX_IN_FLIGHT", 0))
+HERALD_SMS_RATE_PER_SECOND = max(0.0, float(os.getenv("HERALD_SMS_RATE_PER_SECOND", "0")))
+HERALD_PROVIDER_PAUSE_SECONDS = max(0.0, float(os.getenv("HERALD_PROVIDER_PAUSE_SECONDS", "1")))
 # A provider connection idle this long is closed before its next use rather than reused.
 HERALD_PROVIDER_IDLE_SECONDS = env_int("HERALD_PROVIDER_IDLE_SECONDS", 30)
 

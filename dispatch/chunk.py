@@ -32,23 +32,27 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
     routes = routes_load(claimed)
     # A chunk of one (a password reset) has nothing to record together: it skips the journal's round trips.
     outcomes = Outcomes(token, webhook_subscriptions_load(sends=claimed), journaled=len(claimed) > 1)
-    window = Window(min(settings.HERALD_DISPATCH_IN_FLIGHT, len(claimed)))
+    # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
+    # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
+    # Waiting on a provider's limits stops there too.
+    deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
+    window = Window(min(settings.HERALD_DISPATCH_IN_FLIGHT, len(claimed)), until=deadline)
 
     def add(done: list[Outcome]) -> None:
         for outcome in done:
             outcomes.add(outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
 
-    # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
-    # here would go out twice. What is left is handed back to the queue, unmarked: it was never tried.
-    deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
+    def stop(position: int) -> None:
+        add(window.drain())
+        outcomes.flush()
+        _release(token, [s.pk for s in claimed[position:]])
+        counts["released"] = len(claimed) - position
+
     try:
         for position, send in enumerate(claimed):
             if time.monotonic() > deadline:
-                add(window.drain())
-                outcomes.flush()
-                _release(token, [s.pk for s in claimed[position:]])
-                counts["released"] = len(claimed) - position
+                stop(position)
                 break
             prepared = send_prepare(send, attachments.get(send.trigger_id, []), suppressed.get(send.pk))
             if isinstance(prepared, Outcome):
@@ -56,7 +60,11 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
                 continue
             add(window.room())
             outcomes.confirm()  # before another send goes out, the outcomes so far are safe
-            add(window.start(send_deliver, prepared, routes.get((send.org_id, send.channel))))
+            started = window.start(send_deliver, prepared, routes.get((send.org_id, send.channel)))
+            if started is None:  # its provider's limits kept it from starting before the deadline
+                stop(position)
+                break
+            add(started)
         add(window.drain())
         outcomes.finish()
     except BaseException:

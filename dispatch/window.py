@@ -5,15 +5,28 @@ own thread still renders every send and does all the database and journal work, 
 provider call moves to a thread. Sends start in id order, and a send starts only while fewer than
 `size` started sends are without a safe outcome (journaled, or in the send log): so of a dead worker's
 unrecorded sends, only the `size` lowest ids can have reached the provider (dispatch/sweep.py).
+
+A call also waits for its provider account's limits (dispatch/limits.py), on the task's thread before it
+starts, so a send waiting for one holds no pool thread and starts in order; its slot is released on the
+pool thread when the call returns.
 """
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from django.conf import settings
 
+from sends.models import Send
+
+from .attempt import Prepared
+from .limits import Slot, account_pause, send_account, slot_acquire, slot_release
 from .record import Outcome
+from .routes import Route
+
+# How channels.classify words a 429; the outcome carries no Retry-After (see _pause_asked).
+TOO_MANY = "provider answered 429"
 
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
@@ -29,15 +42,28 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class Window:
-    def __init__(self, size: int):
+    def __init__(self, size: int, *, until: float = math.inf):
         self.size = size
+        self.until = until  # time.monotonic() past which no call starts
         self.pending: set[Future] = set()
 
-    def start(self, call: Callable[..., Outcome], *args) -> list[Outcome]:
-        """Start `call(*args)`, after making room: the outcomes that finished meanwhile."""
+    def start(
+        self, call: Callable[..., Outcome], prepared: Prepared, routes: list[Route] | None = None
+    ) -> list[Outcome] | None:
+        """Start `call(prepared, routes)` once its provider's limits let it: the outcomes that finished
+        meanwhile. None if they did not let it before `until`: it was not started.
+
+        A send through its org's own providers (`routes`) waits for no limit: they have none yet.
+        """
+        account = None if routes else send_account(prepared.send)
+        slot = None
+        if account is not None:
+            slot = slot_acquire(account, until=self.until)
+            if slot is None:
+                return None
         if self.size == 1:  # nothing to overlap: no thread to hand over to
-            return [call(*args)]
-        self.pending.add(_pool().submit(call, *args))
+            return [_limited(call, prepared, routes, slot)]
+        self.pending.add(_pool().submit(_limited, call, prepared, routes, slot))
         return self.finished(block=False)
 
     def room(self) -> list[Outcome]:
@@ -57,3 +83,30 @@ class Window:
         while self.pending:
             outcomes += self.finished(block=True)
         return outcomes
+
+
+def _limited(
+    call: Callable[..., Outcome], prepared: Prepared, routes: list[Route] | None, slot: Slot | None
+) -> Outcome:
+    if slot is None:
+        return call(prepared, routes)
+    try:
+        outcome = call(prepared, routes)
+    finally:
+        slot_release(slot)
+    pause = _pause_asked(outcome)
+    if pause:
+        account_pause(slot.account, pause)
+    return outcome
+
+
+def _pause_asked(outcome: Outcome) -> float:
+    """Seconds every worker should leave the provider alone after this outcome: 0 unless it answered 429.
+
+    Its Retry-After stays inside dispatch/attempt.py (it only delays that send's retry), so the pause is
+    HERALD_PROVIDER_PAUSE_SECONDS.
+    """
+    error = outcome.fields.get("last_error") or ""
+    if outcome.status == Send.Status.SCHEDULED and error.startswith(TOO_MANY):
+        return settings.HERALD_PROVIDER_PAUSE_SECONDS
+    return 0.0
