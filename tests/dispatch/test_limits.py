@@ -73,8 +73,12 @@ def test_the_rate_holds_across_limiters_racing_for_it(two):
     for thread in threads:
         thread.join()
     assert 19 <= len(starts) <= 21  # 20 a second, the first at once
-    gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:], strict=False)]
-    assert min(gaps) > 0.04  # evenly spaced, 50 ms apart (less the two readings' jitter), not in bursts
+    # Evenly spaced, not in bursts: no quarter of a second holds more than its 5 (and one a thread
+    # recorded late). A gap between two readings is no measure: a thread descheduled between its grant
+    # and its reading shortens the next gap by as much, on a busy machine by tens of milliseconds.
+    ordered = sorted(starts)
+    busiest = max(sum(1 for t in ordered if start <= t < start + 0.25) for start in ordered)
+    assert busiest <= 6
 
 
 def test_a_denied_call_is_told_how_long_the_rate_makes_it_wait(two):
