@@ -29,7 +29,6 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
         return counts
     attachments = attachments_by_trigger({send.trigger_id for send in claimed if send.trigger_id})
     suppressed = suppressed_among(claimed)
-    routes = routes_load(claimed)
     # A chunk of one (a password reset) has nothing to record together: it skips the journal's round trips.
     outcomes = Outcomes(token, webhook_subscriptions_load(sends=claimed), journaled=len(claimed) > 1)
     # Stop well inside the lease: past it the sweep takes the claim back, and a send still going out
@@ -37,6 +36,7 @@ def sends_dispatch(*, send_ids: list[int]) -> dict[str, int]:
     # Waiting on a provider's limits stops there too.
     deadline = time.monotonic() + settings.HERALD_LEASE_SECONDS / 2
     window = Window(min(settings.HERALD_DISPATCH_IN_FLIGHT, len(claimed)), until=deadline)
+    routes = routes_load(claimed, until=deadline)
 
     def add(done: list[Outcome]) -> None:
         for outcome in done:

@@ -9,10 +9,12 @@ refusal of this recipient (an invalid address, a hard bounce) ends it there, as 
 A provider that keeps failing is skipped by every worker until its circuit closes (dispatch/circuit.py).
 """
 
+import math
 import threading
 from dataclasses import dataclass, field
 
 from anymail.exceptions import AnymailAPIError
+from django.conf import settings
 
 from core import metrics
 from providers.models import Provider
@@ -21,6 +23,7 @@ from sends.models import Send
 from .accounts import email_connection, sms_connection
 from .channels import PermanentFailure, TransientFailure
 from .circuit import breaker
+from .limits import Account, account_pause, slot_acquire, slot_release
 
 # Postmark's account-level ErrorCodes: a bad server token, sending not allowed (suspended, or the
 # account's limit reached), the account pending approval. Another account may well take the message.
@@ -37,10 +40,15 @@ metrics.COUNTERS[PROVIDER_SENDS] = (
 @dataclass(frozen=True)
 class Route:
     provider: Provider
+    until: float = math.inf  # time.monotonic() past which no call may start (the chunk's deadline)
 
     @property
     def key(self) -> str:
         return f"provider-{self.provider.pk}"
+
+    @property
+    def account(self) -> Account:
+        return Account(self.key, self.provider.max_in_flight, float(self.provider.per_second))
 
     @property
     def name(self) -> str:
@@ -71,12 +79,12 @@ class Refused(PermanentFailure):
         self.hops, self.provider = hops, provider
 
 
-def routes_load(sends: list[Send]) -> dict[tuple[int, str], list[Route]]:
+def routes_load(sends: list[Send], *, until: float = math.inf) -> dict[tuple[int, str], list[Route]]:
     """(org id, channel) -> the org's enabled providers of the channel, in order; one query a chunk."""
     routes: dict[tuple[int, str], list[Route]] = {}
     orgs = {send.org_id for send in sends}
     for provider in Provider.objects.filter(org_id__in=orgs, enabled=True).order_by("position", "id"):
-        routes.setdefault((provider.org_id, provider.channel), []).append(Route(provider))
+        routes.setdefault((provider.org_id, provider.channel), []).append(Route(provider, until))
     return routes
 
 
@@ -108,7 +116,10 @@ def deliver_through(routes: list[Route], attempt) -> Delivered:
             hops.append(f"{route.name}: skipped, failing for everyone (circuit open)")
             continue
         try:
-            message_id = attempt(_connections(route))
+            message_id = _call(route, attempt)
+        except AtLimit:
+            route.count("skipped")
+            hops.append(f"{route.name}: skipped, at its limits until the chunk's deadline")
         except PermanentFailure as exc:
             if not account_level(exc):
                 route.count("refused")
@@ -126,6 +137,30 @@ def deliver_through(routes: list[Route], attempt) -> Delivered:
             route.count("sent")
             return Delivered(message_id, route.name, hops)
     raise Exhausted(f"no provider took it: {'; '.join(hops)}", hops, retry_after)
+
+
+class AtLimit(Exception):
+    """The provider's limits did not let the call start before the chunk's deadline."""
+
+
+def _call(route: Route, attempt) -> str:
+    """One call through the route, within its account's limits (held by every worker together): what
+    fails over to a provider counts against its limits too, so an outage of the first is no burst at
+    the second. A 429 pauses the account for every worker."""
+    account = route.account
+    if not account.limited:
+        return attempt(_connections(route))
+    slot = slot_acquire(account, until=route.until)
+    if slot is None:
+        raise AtLimit()
+    try:
+        return attempt(_connections(route))
+    except TransientFailure as exc:
+        if str(exc).startswith("provider answered 429"):
+            account_pause(account, max(exc.retry_after or 0, settings.HERALD_PROVIDER_PAUSE_SECONDS))
+        raise
+    finally:
+        slot_release(slot)
 
 
 class _ProviderConnections:

@@ -53,7 +53,7 @@ class Window:
         """Start `call(prepared, routes)` once its provider's limits let it: the outcomes that finished
         meanwhile. None if they did not let it before `until`: it was not started.
 
-        A send through its org's own providers (`routes`) waits for no limit: they have none yet.
+        A send through its org's own providers (`routes`) waits for theirs in dispatch/routes.py.
         """
         account = None if routes else send_account(prepared.send)
         slot = None

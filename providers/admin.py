@@ -11,7 +11,7 @@ from orgs.admin_scoping import OrgScopedAdmin
 
 from .kinds import KINDS
 from .models import Provider
-from .services import provider_create, provider_delete, provider_problems, provider_update
+from .services import EDITABLE, provider_create, provider_delete, provider_problems, provider_update
 from .testing import provider_test
 
 NEEDS = "; ".join(f"{name}: {', '.join(kind.secrets)}" for name, kind in KINDS.items())
@@ -26,7 +26,17 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = Provider
-        fields = ["org", "channel", "kind", "name", "position", "enabled", "options"]
+        fields = [
+            "org",
+            "channel",
+            "kind",
+            "name",
+            "position",
+            "enabled",
+            "max_in_flight",
+            "per_second",
+            "options",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,13 +92,12 @@ class ProviderAdmin(OrgScopedAdmin, admin.ModelAdmin):
         try:
             if not change:
                 saved = provider_create(
-                    org=obj.org, actor=request.user, kind=obj.kind, channel=obj.channel, name=obj.name,
-                    options=obj.options or {}, position=obj.position, enabled=obj.enabled,
-                    credentials=data["credentials"],
+                    org=obj.org, actor=request.user, kind=obj.kind, channel=obj.channel,
+                    credentials=data["credentials"], **{name: getattr(obj, name) for name in EDITABLE},
                 )  # fmt: skip
                 obj.pk = saved.pk
                 return
-            changes = {name: getattr(obj, name) for name in ("name", "options", "position", "enabled")}
+            changes = {name: getattr(obj, name) for name in EDITABLE}
             stored = Provider.objects.get(pk=obj.pk)
             provider_update(
                 provider=stored, actor=request.user, credentials=data.get("credentials"), **changes

@@ -30,8 +30,8 @@ class ProviderSerializer(StrictModelSerializer):
     class Meta:
         model = Provider
         fields = [
-            "id", "channel", "kind", "name", "position", "enabled", "options", "credentials",
-            "credentials_set", "created_at", "updated_at",
+            "id", "channel", "kind", "name", "position", "enabled", "max_in_flight", "per_second", "options",
+            "credentials", "credentials_set", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
 

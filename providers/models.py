@@ -1,3 +1,4 @@
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -19,6 +20,13 @@ class Provider(models.Model):
     position = models.PositiveIntegerField(default=0, help_text="Lower first.")
     enabled = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True, help_text="Settings that are not secret.")
+    # The account's own limits, kept by every worker together (dispatch/limits.py); 0: none.
+    max_in_flight = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(10_000)], help_text="Most calls at once; 0: no limit."
+    )
+    per_second = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(100_000)], help_text="Most messages a second; 0: no limit."
+    )
     # Write-only: encrypted with HERALD_PROVIDER_KEYS (providers.secrets), never shown or logged.
     credentials_encrypted = models.TextField(editable=False)
     credential_names = models.JSONField(default=list, editable=False, help_text="Which are set, not what.")

@@ -19,6 +19,7 @@ from .models import Provider
 
 Action = AuditEntry.Action
 MAX_VALUE = 4096
+EDITABLE = ("name", "options", "position", "enabled", "max_in_flight", "per_second")
 
 
 def provider_problems(
@@ -94,7 +95,8 @@ def _summary(provider: Provider, changed: list[str]) -> str:
 
 def provider_create(
     *, org: Org, actor: Any, kind: str, name: str, credentials: dict, channel: str | None = None,
-    options: dict | None = None, position: int | None = None, enabled: bool = True,
+    options: dict | None = None, position: int | None = None, enabled: bool = True, max_in_flight: int = 0,
+    per_second: int = 0,
 ) -> Provider:  # fmt: skip
     channel = channel or (KINDS[kind].channel if kind in KINDS else "")
     options = {} if options is None else options
@@ -124,7 +126,7 @@ def provider_update(
     *, provider: Provider, actor: Any, credentials: dict | None = None, **changes
 ) -> Provider:
     """Change what is given; credentials, when given, replace the stored ones whole."""
-    unknown = set(changes) - {"name", "options", "position", "enabled"}
+    unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise TypeError(f"provider_update() cannot change {', '.join(sorted(unknown))}")
     options = changes.get("options", provider.options)

@@ -1,9 +1,10 @@
 """A small stand-in for Postmark's POST /email that keeps each request and answers as told: 200 as Postmark
 does, or Postmark's error shape with an HTTP status and ErrorCode (422/300 an invalid address, 401/10 a bad
-server token, 503 an outage)."""
+server token, 503 an outage), after `delay` seconds; it counts the most requests it had at once."""
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +13,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server = self.server
+        with server.lock:
+            server.in_flight += 1
+            server.most_in_flight = max(server.most_in_flight, server.in_flight)
+        time.sleep(server.delay)
+        with server.lock:
+            server.in_flight -= 1
         server.received.append({"path": self.path, "token": self.headers["X-Postmark-Server-Token"], **body})
         status, code = server.answer
         if status == 200:
@@ -35,12 +42,19 @@ class Postmark:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.received = []
         self.server.answer = (200, 0)
+        self.server.delay = 0.0
+        self.server.lock = threading.Lock()
+        self.server.in_flight = self.server.most_in_flight = 0
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def received(self) -> list[dict]:
         return self.server.received
+
+    @property
+    def most_in_flight(self) -> int:
+        return self.server.most_in_flight
 
     def answer(self, status: int, error_code: int = 0) -> None:
         self.server.answer = (status, error_code)

@@ -137,3 +137,16 @@ def test_another_org_never_sends_through_these_providers(other_org, stand_ins, p
     first, second = stand_ins
     assert send.status == Status.SENT and send.provider == ""
     assert first.received == [] and second.received == []
+
+
+def test_what_fails_over_keeps_to_the_next_providers_limit(make_send, stand_ins, providers, settings):
+    settings.HERALD_DISPATCH_IN_FLIGHT = 8
+    settings.HERALD_CIRCUIT_FAILURES = 100  # every send tries the first, then fails over
+    first, second = stand_ins
+    first.answer(503)
+    second.server.delay = 0.05
+    providers[1].max_in_flight = 2
+    providers[1].save()
+    sends = dispatched(make_send, 8)
+    assert all(s.provider == "Backup" for s in sends)
+    assert second.most_in_flight == 2, "no burst at the second provider beyond its own limit"

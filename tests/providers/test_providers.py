@@ -176,7 +176,8 @@ def admin_of(client, org):
 
 def provider_form(org, **changes) -> dict:
     data = {"org": org.pk, "channel": "email", "kind": "postmark", "name": "Postmark EU", "position": "0",
-            "enabled": "on", "options": "{}", "credentials": json.dumps({"server_token": TOKEN})}  # fmt: skip
+            "enabled": "on", "max_in_flight": "0", "per_second": "0", "options": "{}",
+            "credentials": json.dumps({"server_token": TOKEN})}  # fmt: skip
     return {**data, **changes}
 
 
