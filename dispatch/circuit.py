@@ -19,6 +19,9 @@ from django.conf import settings
 
 PREFIX = "herald:circuit:"
 PROBE_SECONDS = 60  # longer than a provider call may take: a dead prober's claim expires after it
+# A closed circuit is asked about again after this long, not before every send: a round trip a send is
+# what the hot path cannot afford, and a circuit another worker opened is seen this much later.
+CLOSED_SECONDS = 0.5
 
 # failures ARGV: window, threshold, cooldown. Counts a failure; opens (and marks tripped) at the threshold.
 # A failure while half-open (tripped, not open) reopens at once: the probe failed.
@@ -53,11 +56,14 @@ class Breaker:
         self._fail = self.client.register_script(_FAIL) if self.client else None
         self._local: dict[str, dict] = {}
         self._lock = threading.Lock()
+        self._closed_until: dict[str, float] = {}  # account -> when to ask Redis again
 
     def allows(self, account: str) -> bool:
         """Whether a call may go to `account` now: closed, or half-open and this caller took the probe."""
         if self.client is None:
             return self._local_allows(account)
+        if self._closed_until.get(account, 0.0) > time.monotonic():
+            return True
         _, open_key, tripped, probe = _keys(account)
         try:
             pipe = self.client.pipeline(transaction=False)
@@ -67,6 +73,7 @@ class Breaker:
             if is_open:
                 return False
             if not was_tripped:
+                self._closed_until[account] = time.monotonic() + CLOSED_SECONDS
                 return True
             return bool(self.client.set(probe, 1, nx=True, ex=PROBE_SECONDS))
         except redis.RedisError:
@@ -76,6 +83,7 @@ class Breaker:
         """Count a transient failure; whether the circuit is open now."""
         if self.client is None:
             return self._local_failed(account)
+        self._closed_until.pop(account, None)
         try:
             args = [
                 settings.HERALD_CIRCUIT_WINDOW_SECONDS, settings.HERALD_CIRCUIT_FAILURES,
