@@ -16,8 +16,11 @@ from rest_framework.test import APIClient
 
 from core import metrics
 from dispatch import limits
+from dispatch.attempt import Prepared
 from dispatch.chunk import sends_dispatch
 from dispatch.limits import Account, LocalLimiter, RedisLimiter, channel_account, send_account, slot_acquire
+from dispatch.record import Outcome
+from dispatch.window import Window
 from sends.models import Send
 from tests import backends
 from tests.backends import provider_error
@@ -251,3 +254,20 @@ def test_a_chunk_keeps_to_the_in_flight_cap_on_the_providers_threads(make_send, 
     assert sends_dispatch(send_ids=[s.id for s in sends]) == {"sent": 8}
     assert SlowBackend.most == 2
     assert limits.limiter().state(channel_account("email"))[0] == 0  # every slot given back
+
+
+def test_a_send_through_its_orgs_own_providers_waits_for_no_server_limit(make_send, settings):
+    settings.HERALD_EMAIL_MAX_IN_FLIGHT = 1
+    limits.limiter().pause(channel_account("email"), 30)  # the server's account: nobody may call it
+    send = make_send()
+    called = []
+
+    def deliver(prepared, routes):
+        called.append(routes)
+        return Outcome(prepared.send, Send.Status.SENT, {})
+
+    prepared = Prepared(send, rendered=None, attachments=[], content={})
+    window = Window(1, until=time.monotonic() + 0.2)
+    assert window.start(deliver, prepared) is None  # through the server's account: held back
+    assert window.start(deliver, prepared, routes=["the org's provider"]) is not None
+    assert called == [["the org's provider"]]
