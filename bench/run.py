@@ -8,11 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
-from bench import floor, held, intake, latency, peer, profile, provider, sendlog, system, throughput
+from bench import failover, floor, held, intake, latency, peer, profile, provider, sendlog, system, throughput
 from bench.report import Row, appendix, as_dicts, machine, ms, now, per_second, report, revision
 from bench.targets import (
     INTAKE_BATCH_MEDIAN,
     SEEN_FLOOR,
+    failover_row,
     held_row,
     intake_rows,
     latency_rows,
@@ -239,6 +240,13 @@ class Run:
             if r.peer["sent"] != plan.peer:
                 self.problems.append(f"post_office at {r.delay_ms} ms: {r.peer}")
         self.rows += provider_rows(runs)
+        n = plan.provider_sends
+        self.say(f"provider: {n:,} sends of an org with two providers, both up, then the first down")
+        result = failover.run(self.web, n)
+        if not result.complete:
+            self.problems.append(f"failover: not every send was sent ({result})")
+        self.rows.append(failover_row(result))
+        self.details["failover"] = vars(result) | {"added": result.added}
         self.details["provider"] = {
             r.delay_ms: {
                 "herald": throughput_details(r.herald),

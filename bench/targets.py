@@ -1,6 +1,6 @@
 """The issue's targets, and the rows that set each figure beside its reference and its target."""
 
-from bench import held, intake, latency, sendlog, throughput
+from bench import failover, held, intake, latency, sendlog, throughput
 from bench.report import Row, mb, ms, per_second
 from bench.throughput import ThroughputResult
 
@@ -322,4 +322,22 @@ def held_row(result: held.HeldResult | None, same_size: ThroughputResult | None)
         result.rate / reference if reference else None,
         f">= {1 - SCALE_TOLERANCE:.2f}x",
         result.rate >= (1 - SCALE_TOLERANCE) * reference if reference else None,
+    )
+
+
+FAILOVER_ADDED_P99 = 5.0
+
+
+def failover_row(result: failover.FailoverResult) -> Row:
+    """7f: what an outage of an org's first provider adds to its sends' time to sent, at p99."""
+    return Row(
+        "7f",
+        f"provider {failover.DELAY_MS} ms, first of two down: p99 accepted to sent, added "
+        f"({result.n:,} sends, {result.rate_down:,.0f}/s vs {result.rate_up:,.0f}/s; "
+        f"{result.primary_failures} calls to the one down)",
+        f"{result.added:+.2f} s",
+        f"{result.p99_up:.2f} s both up",
+        result.added / FAILOVER_ADDED_P99,
+        f"< {FAILOVER_ADDED_P99:.0f} s added",
+        result.added < FAILOVER_ADDED_P99 and result.complete,
     )
