@@ -2,15 +2,20 @@
 A transient or account-level failure moves the send to the next provider, a refusal of the recipient does
 not, a provider whose circuit is open is not called, and each hop is on the send."""
 
+import json
+
 import pytest
+from django.urls import reverse
 
 from core import metrics
 from dispatch.chunk import sends_dispatch
 from dispatch.circuit import breaker
 from dispatch.routes import PROVIDER_SENDS
+from orgs.models import Membership
 from providers.services import provider_create
 from sends.admin_sendlog import send_timeline
 from sends.models import Send
+from tests.factories import CampaignFactory, MembershipFactory, RecipientFactory
 from tests.providers.postmark import Postmark
 
 pytestmark = pytest.mark.django_db
@@ -124,8 +129,6 @@ def test_a_disabled_provider_is_not_used(make_send, stand_ins, providers):
 
 
 def test_another_org_never_sends_through_these_providers(other_org, stand_ins, providers):
-    from tests.factories import CampaignFactory, RecipientFactory
-
     campaign = CampaignFactory(org=other_org)
     recipient = RecipientFactory(org=other_org)
     send = Send.objects.create(
@@ -150,3 +153,33 @@ def test_what_fails_over_keeps_to_the_next_providers_limit(make_send, stand_ins,
     sends = dispatched(make_send, 8)
     assert all(s.provider == "Backup" for s in sends)
     assert second.most_in_flight == 2, "no burst at the second provider beyond its own limit"
+
+
+def test_an_org_admin_adds_a_second_provider_switches_the_first_off_and_sends_go_through_it(
+    client, org, make_send, stand_ins, providers
+):
+    """The issue's own walk, in the admin: the next sends go through the provider left on."""
+    first, second = stand_ins
+    primary, backup = providers
+    backup.delete()  # the org starts with one provider
+    client.force_login(MembershipFactory(org=org, role=Membership.Role.ADMIN).user)
+    added = client.post(reverse("admin:providers_provider_add"), {
+        "org": org.pk, "channel": "email", "kind": "postmark", "name": "Second", "position": "1",
+        "enabled": "on",
+        "max_in_flight": "0", "per_second": "0", "options": json.dumps({"api_url": second.url}),
+        "credentials": json.dumps({"server_token": "second-token"}),
+    })  # fmt: skip
+    assert added.status_code == 302, added.context["adminform"].form.errors
+    second_provider = org.providers.get(name="Second")
+    changelist = client.post(reverse("admin:providers_provider_changelist"), {
+        "form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "2",
+        "form-0-id": primary.pk, "form-0-position": "0",  # enabled left unticked: switched off
+        "form-1-id": second_provider.pk, "form-1-position": "1", "form-1-enabled": "on",
+        "_save": "Save",
+    })  # fmt: skip
+    assert changelist.status_code == 302
+    primary.refresh_from_db()
+    assert not primary.enabled
+    sends = dispatched(make_send, 3)
+    assert [s.provider for s in sends] == ["Second"] * 3
+    assert first.received == [] and [r["token"] for r in second.received] == ["second-token"] * 3
