@@ -228,6 +228,8 @@ def test_a_failed_webhook_post_is_counted(org, make_send, settings):
 
 
 def test_with_redis_down_counts_wait_in_memory_and_work_goes_on(settings, monkeypatch):
+    # Saved first, so the pause the failed flush sets is undone after the test, not left to the next ones.
+    monkeypatch.setattr(metrics, "_paused_until", 0.0)
     monkeypatch.setattr(metrics, "_client", None)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     metrics.count("herald_triggers_accepted", "api")
