@@ -13,9 +13,8 @@ An account with no limit set costs nothing: `send_account` answers None and no r
 Redis (the embedded default) and while Redis does not answer, the same limits hold per process
 (LocalLimiter); docs/operations.md says so.
 
-Today an account is a channel's configured backend (`channel_account`). An org's own provider accounts
-(providers.Provider, tried in turn by dispatch/routes.py) have no limits to set yet; once they have, each
-route passes its own `Account` (its key, its limits) to the same functions around its call.
+Today an account is a channel's configured backend (`channel_account`); a provider an org brings (issue
+#19) passes its own `Account`, with its own key and limits, to the same functions.
 """
 
 import hashlib
