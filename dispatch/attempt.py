@@ -104,7 +104,7 @@ def send_deliver(prepared: Prepared, routes: list[Route] | None = None) -> Outco
             return Outcome(send, Status.FAILED, {"last_error": error, **via, **content})
         retry_at = timezone.now() + timedelta(seconds=send_retry_delay(send.attempts, exc.retry_after))
         fields = {"scheduled_at": retry_at, "last_error": str(exc), **via, **content}
-        return Outcome(send, Status.SCHEDULED, fields)
+        return Outcome(send, Status.SCHEDULED, fields, retry_after=exc.retry_after)
     return Outcome(
         send, Status.SENT,
         {"sent_at": timezone.now(), "provider_message_id": message_id, "last_error": "", **via, **content},

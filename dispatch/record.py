@@ -33,6 +33,7 @@ class Outcome:
     send: Send
     status: str | None
     fields: dict
+    retry_after: float | None = None  # what the provider asked, with a 429 or a 503: not recorded
 
 
 # What an outcome may write besides its status; a None among them leaves the column as it is.

@@ -25,8 +25,9 @@ from .limits import Slot, account_pause, send_account, slot_acquire, slot_releas
 from .record import Outcome
 from .routes import Route
 
-# How channels.classify words a 429; the outcome carries no Retry-After (see _pause_asked).
+# How channels.classify words a 429.
 TOO_MANY = "provider answered 429"
+MAX_PAUSE_SECONDS = 300.0  # a Retry-After of a day must not stop every worker for a day
 
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
@@ -101,12 +102,9 @@ def _limited(
 
 
 def _pause_asked(outcome: Outcome) -> float:
-    """Seconds every worker should leave the provider alone after this outcome: 0 unless it answered 429.
-
-    Its Retry-After stays inside dispatch/attempt.py (it only delays that send's retry), so the pause is
-    HERALD_PROVIDER_PAUSE_SECONDS.
-    """
+    """Seconds every worker should leave the provider alone after this outcome: 0 unless it answered 429;
+    then its Retry-After, or HERALD_PROVIDER_PAUSE_SECONDS where it gave none (or a shorter one)."""
     error = outcome.fields.get("last_error") or ""
     if outcome.status == Send.Status.SCHEDULED and error.startswith(TOO_MANY):
-        return settings.HERALD_PROVIDER_PAUSE_SECONDS
+        return min(max(outcome.retry_after or 0.0, settings.HERALD_PROVIDER_PAUSE_SECONDS), MAX_PAUSE_SECONDS)
     return 0.0

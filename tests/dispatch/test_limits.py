@@ -256,6 +256,14 @@ def test_a_chunk_keeps_to_the_in_flight_cap_on_the_providers_threads(make_send, 
     assert limits.limiter().state(channel_account("email"))[0] == 0  # every slot given back
 
 
+def test_a_429s_retry_after_is_how_long_every_worker_leaves_the_account_alone(make_send, settings):
+    settings.HERALD_EMAIL_MAX_IN_FLIGHT = 2
+    settings.HERALD_PROVIDER_PAUSE_SECONDS = 1
+    backends.script.append(provider_error(429, retry_after="12"))
+    assert sends_dispatch(send_ids=[make_send().id]) == {"scheduled": 1}
+    assert 10 < RedisLimiter(client()).state(channel_account("email"))[1] <= 12
+
+
 def test_a_send_through_its_orgs_own_providers_waits_for_no_server_limit(make_send, settings):
     settings.HERALD_EMAIL_MAX_IN_FLIGHT = 1
     limits.limiter().pause(channel_account("email"), 30)  # the server's account: nobody may call it
