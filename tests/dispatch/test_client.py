@@ -13,7 +13,7 @@ from django.core.mail import get_connection
 
 from bench import esp_standin
 from campaigns.models import Campaign, CampaignKind
-from dispatch.channels import Connections, deliver
+from dispatch.channels import Connections, PermanentFailure, deliver
 from mailings.models import Mailing
 from mailings.rendering import Rendered
 from sends.models import Send
@@ -218,3 +218,39 @@ def test_a_ca_bundle_from_the_environment_is_the_sessions(settings, clean_proxy_
 def test_a_plain_django_backend_is_left_as_it_is(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert type(Connections().email) is type(get_connection())
+
+
+# --- work done once, not per send ---------------------------------------------------------------------
+
+
+def test_a_mailings_from_and_reply_to_are_parsed_once_for_all_its_sends(to_standin):
+    from dispatch.channels import _addresses_parsed
+
+    _addresses_parsed.cache_clear()
+    connections = Connections()
+    for i in range(5):
+        deliver(a_send(i), RENDERED, [], connections)
+    assert (_addresses_parsed.cache_info().misses, _addresses_parsed.cache_info().hits) == (2, 8)
+    assert len(to_standin.posted) == 5
+
+
+@pytest.mark.parametrize("field", ["from_email", "reply_to"])
+def test_a_bad_mailing_address_fails_each_of_its_sends_naming_the_field(to_standin, field):
+    connections = Connections()
+    for i in range(2):
+        send = a_send(i)
+        setattr(send.mailing, field, "Shop <shop@>")
+        with pytest.raises(PermanentFailure, match=f"AnymailInvalidAddress: .* in `{field}`"):
+            deliver(send, RENDERED, [], connections)
+    assert to_standin.posted == []
+
+
+def test_the_date_header_is_the_current_second(to_standin):
+    connections = Connections()
+    for at in (SENT_AT, SENT_AT.replace(second=6)):
+        with time_machine.travel(at, tick=False):
+            deliver(a_send(), RENDERED, [], connections)
+    assert [p["json"]["Headers"][1]["Value"] for p in to_standin.posted] == [
+        "Mon, 07 Dec 2026 16:30:05 -0000",
+        "Mon, 07 Dec 2026 16:30:06 -0000",
+    ]
