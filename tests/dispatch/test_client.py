@@ -2,17 +2,21 @@
 stand-in that speaks Postmark's API, over one kept-alive connection, reading the environment once."""
 
 import json
+import socketserver
 import threading
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 import time_machine
 from django.core.mail import get_connection
+from twilio.http.http_client import TwilioHttpClient
 
 from bench import esp_standin
 from campaigns.models import Campaign, CampaignKind
+from dispatch import twilio as twilio_backend
 from dispatch.channels import Connections, PermanentFailure, deliver
 from mailings.models import Mailing
 from mailings.rendering import Rendered
@@ -127,27 +131,32 @@ def test_the_sends_of_one_connections_share_one_http_connection(to_standin):
 # --- the environment, read once -----------------------------------------------------------------------
 
 
-class ProxyStandIn(ThreadingHTTPServer):
-    """An HTTP proxy on loopback that answers as Postmark itself, keeping each request's target: a
-    request sent through a proxy names the whole URL ("POST http://host/email")."""
+class Loopback(ThreadingHTTPServer):
+    """A small HTTP server on 127.0.0.1 that keeps each request and counts the connections it accepted;
+    `answer(path, body)` gives (status, JSON) for each request."""
 
-    def __init__(self):
-        self.targets: list[str] = []
+    def __init__(self, answer):
+        self.requests: list[dict] = []
+        self.connections = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1"  # keep-alive
+
+            def setup(self) -> None:
+                super().setup()
+                server.connections += 1
 
             def do_POST(self) -> None:
-                posted = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.targets.append(self.path)
-                body = json.dumps({"To": posted["To"], "MessageID": str(uuid.uuid4()), "ErrorCode": 0,
-                                   "Message": "OK"}).encode()  # fmt: skip
-                self.send_response(200)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                server.requests.append({"target": self.path, "headers": dict(self.headers), "body": body})
+                status, reply = answer(self.path, body)
+                reply = json.dumps(reply).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(reply)
 
             def log_message(self, *args) -> None:
                 pass
@@ -159,13 +168,27 @@ class ProxyStandIn(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    @property
+    def targets(self) -> list[str]:
+        return [r["target"] for r in self.requests]
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def postmark_answer(path: str, body: bytes) -> tuple[int, dict]:
+    to = json.loads(body)["To"]
+    return 200, {"To": to, "MessageID": str(uuid.uuid4()), "ErrorCode": 0, "Message": "OK"}
+
 
 @pytest.fixture
 def proxy():
-    server = ProxyStandIn()
+    """An HTTP proxy that answers as Postmark itself: through a proxy, a request names the whole URL
+    ("POST http://host/email")."""
+    server = Loopback(postmark_answer)
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 @pytest.fixture
@@ -254,3 +277,119 @@ def test_the_date_header_is_the_current_second(to_standin):
         "Mon, 07 Dec 2026 16:30:05 -0000",
         "Mon, 07 Dec 2026 16:30:06 -0000",
     ]
+
+
+# --- SMS through Twilio's own client ------------------------------------------------------------------
+
+SID, AUTH = "AC" + "0" * 32, "twilio-auth-token"
+
+
+class ToStandIn(TwilioHttpClient):
+    """Twilio's own HTTP client and its requests session, with only the scheme and host of each URL
+    swapped for the stand-in's."""
+
+    url = ""  # set by the fixture
+
+    def request(self, method, url, *args, **kwargs):
+        local = url.replace(twilio_backend.API_URL.rstrip("/"), ToStandIn.url)
+        return super().request(method, local, *args, **kwargs)
+
+
+class TwilioToStandIn(twilio_backend.TwilioSMSBackend):
+    http_client = ToStandIn
+
+
+@pytest.fixture
+def twilio(settings, monkeypatch):
+    """A local stand-in for Twilio's Messages API, and the Twilio backend posting to it."""
+    server = Loopback(lambda path, body: (201, {"sid": f"SM{uuid.uuid4().hex}", "status": "queued"}))
+    monkeypatch.setattr(ToStandIn, "url", server.url)
+    settings.SMS_BACKEND = f"{__name__}.TwilioToStandIn"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = SID, AUTH
+    settings.TWILIO_FROM, settings.TWILIO_MESSAGING_SERVICE_SID = "+4915100000001", ""
+    settings.TWILIO_STATUS_CALLBACK_URL = ""
+    yield server
+    server.stop()
+
+
+def an_sms(i: int = 0) -> Send:
+    return Send(channel="sms", to_address=f"+49151000000{i:02d}", mailing=Mailing(channel="sms"))
+
+
+def test_sms_through_twilio_share_one_kept_alive_connection(twilio):
+    connections = Connections()
+    sids = [deliver(an_sms(i), RENDERED, [], connections) for i in range(5)]
+    assert all(sid.startswith("SM") for sid in sids) and len(set(sids)) == 5
+    assert twilio.targets == [f"/2010-04-01/Accounts/{SID}/Messages.json"] * 5
+    assert parse_qs(twilio.requests[0]["body"].decode()) == {
+        "To": ["+4915100000000"], "Body": ["Hi Ada,\n"], "From": ["+4915100000001"],
+    }  # fmt: skip
+    assert twilio.requests[0]["headers"]["Authorization"].startswith("Basic ")
+    assert twilio.connections == 1
+    connections.close()
+
+
+def test_twilios_session_reads_the_proxy_from_the_environment_once(twilio, clean_proxy_env):
+    clean_proxy_env.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    connections = Connections()
+    session = connections.sms.client.http_client.session
+    clean_proxy_env.setenv("HTTPS_PROXY", "http://127.0.0.1:3129")
+    assert session.trust_env is False
+    assert session.proxies["https"] == "http://127.0.0.1:3128"
+
+
+# --- SMTP through Django's backend --------------------------------------------------------------------
+
+
+class SMTPStandIn(socketserver.ThreadingTCPServer):
+    """Just enough SMTP on 127.0.0.1 for Django's backend: keeps each message and counts connections."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.messages: list[bytes] = []
+        self.connections = 0
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                server.connections += 1
+                self.wfile.write(b"220 localhost ESMTP\r\n")
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = b"".join(iter(self.rfile.readline, b".\r\n"))
+                        server.messages.append(data)
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:  # EHLO, MAIL, RCPT, RSET, NOOP
+                        self.wfile.write(b"250 ok\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def smtp(settings):
+    server = SMTPStandIn()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.server_address[1]
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_smtp_sends_share_one_kept_alive_connection(smtp):
+    connections = Connections()
+    sends = [a_send(i) for i in range(4)]
+    for send in sends:
+        assert deliver(send, RENDERED, [], connections) == f"<{send.correlation_id}@herald.localhost>"
+    connections.close()
+    assert len(smtp.messages) == 4
+    assert all(f"To: {s.to_address}".encode() in m for s, m in zip(sends, smtp.messages, strict=True))
+    assert smtp.connections == 1
