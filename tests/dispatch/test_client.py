@@ -17,7 +17,8 @@ from twilio.http.http_client import TwilioHttpClient
 from bench import esp_standin
 from campaigns.models import Campaign, CampaignKind
 from dispatch import twilio as twilio_backend
-from dispatch.channels import Connections, PermanentFailure, deliver
+from dispatch.channels import Connections, PermanentFailure, _addresses_parsed, deliver
+from dispatch.chunk import sends_dispatch
 from mailings.models import Mailing
 from mailings.rendering import Rendered
 from sends.models import Send
@@ -247,8 +248,6 @@ def test_a_plain_django_backend_is_left_as_it_is(settings):
 
 
 def test_a_mailings_from_and_reply_to_are_parsed_once_for_all_its_sends(to_standin):
-    from dispatch.channels import _addresses_parsed
-
     _addresses_parsed.cache_clear()
     connections = Connections()
     for i in range(5):
@@ -393,3 +392,17 @@ def test_smtp_sends_share_one_kept_alive_connection(smtp):
     assert len(smtp.messages) == 4
     assert all(f"To: {s.to_address}".encode() in m for s, m in zip(sends, smtp.messages, strict=True))
     assert smtp.connections == 1
+
+
+# --- through dispatch ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_chunks_dispatched_one_after_another_reuse_the_workers_connection(to_standin, settings, make_send):
+    settings.HERALD_DISPATCH_IN_FLIGHT = 1  # one pool thread, so one set of connections
+    sends = [make_send() for _ in range(4)]
+    sends_dispatch(send_ids=[s.pk for s in sends[:2]])
+    sends_dispatch(send_ids=[s.pk for s in sends[2:]])
+    assert Send.objects.filter(status=Send.Status.SENT).count() == 4
+    assert sorted(p["json"]["To"] for p in to_standin.posted) == sorted(s.to_address for s in sends)
+    assert to_standin.stats()["connections_total"] == 1
