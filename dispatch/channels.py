@@ -87,9 +87,10 @@ def session_read_environment_once(session: requests.Session, url: str) -> None:
     """Read the proxies, CA bundle and .netrc that requests would look up for `url` on every call, now.
 
     With trust_env, requests reads all of os.environ for *_PROXY and NO_PROXY, and stats ~/.netrc, on
-    each request: about a sixth of a send's client CPU. A session posts to one provider's URL, so what
-    the environment says for it is read once, when the connection opens, and an operator's HTTPS_PROXY
-    (or NO_PROXY, REQUESTS_CA_BUNDLE) still applies; a change needs a new connection, as other settings do.
+    each request: a tenth to a sixth of a send's client CPU (see docs/performance.md). A session posts
+    to one provider's URL, so what the environment says for it is read once, when the connection opens,
+    and an operator's HTTPS_PROXY (or NO_PROXY, REQUESTS_CA_BUNDLE) still applies; a change needs a new
+    connection, as other settings do.
     """
     proxies = requests.utils.get_environ_proxies(url)  # {} when NO_PROXY covers url's host
     proxies.pop("no", None)
@@ -122,7 +123,7 @@ def _parsed_once(field: str):
 def _anymail_parses_mailing_addresses_once() -> None:
     """A mailing's From and Reply-To, parsed once and not again for each of its sends.
 
-    Anymail parses every address of every message (parse_address_list, ~15 % of a send's client CPU), in
+    Anymail parses every address of every message (parse_address_list, the issue's ~15 % of the CPU), in
     BasePayload's table of converters, and has no setting or hook for it. The table's From and Reply-To
     entries become the same parse, memoised: an EmailAddress cannot be changed, and a bad address still
     raises AnymailInvalidAddress naming its field, every time. To, unique to each send, is left alone.
