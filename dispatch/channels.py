@@ -2,6 +2,7 @@
 
 import contextlib
 import email.utils
+import functools
 import os
 import smtplib
 import socket
@@ -9,7 +10,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+import requests
+from anymail.backends.base import BasePayload
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
+from anymail.utils import EmailAddress, parse_address_list
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.signals import setting_changed
@@ -55,6 +59,10 @@ class Connections:
         if self._email is None:
             self._email = get_connection(fail_silently=False)
             self._email.open()
+            # Anymail's HTTP backends keep a requests session and the URL they post to.
+            session = getattr(self._email, "session", None)
+            if isinstance(session, requests.Session):
+                session_read_environment_once(session, self._email.api_url)
         self.used_at = time.monotonic()
         return self._email
 
@@ -75,6 +83,64 @@ class Connections:
         self._email = self._sms = None
 
 
+def session_read_environment_once(session: requests.Session, url: str) -> None:
+    """Read the proxies, CA bundle and .netrc that requests would look up for `url` on every call, now.
+
+    With trust_env, requests reads all of os.environ for *_PROXY and NO_PROXY, and stats ~/.netrc, on
+    each request: a tenth to a sixth of a send's client CPU (see docs/performance.md). A session posts
+    to one provider's URL, so what the environment says for it is read once, when the connection opens,
+    and an operator's HTTPS_PROXY (or NO_PROXY, REQUESTS_CA_BUNDLE) still applies; a change needs a new
+    connection, as other settings do.
+    """
+    proxies = requests.utils.get_environ_proxies(url)  # {} when NO_PROXY covers url's host
+    proxies.pop("no", None)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    netrc = requests.utils.get_netrc_auth(url)
+    session.trust_env = False
+    session.proxies.update(proxies)
+    if bundle and session.verify is True:
+        session.verify = bundle
+    if netrc and session.auth is None:
+        session.auth = netrc
+
+
+@functools.lru_cache(maxsize=1024)
+def _addresses_parsed(addresses: tuple[str, ...], field: str) -> tuple[EmailAddress, ...]:
+    return tuple(parse_address_list(list(addresses), field=field))
+
+
+def _parsed_once(field: str):
+    def parse(value) -> list[EmailAddress]:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple) and all(type(address) is str for address in value):
+            return list(_addresses_parsed(tuple(value), field))  # a new list: payloads extend theirs
+        return parse_address_list(value, field=field)  # lazy strings, None: as Anymail does
+
+    return parse
+
+
+def _anymail_parses_mailing_addresses_once() -> None:
+    """A mailing's From and Reply-To, parsed once and not again for each of its sends.
+
+    Anymail parses every address of every message (parse_address_list, the issue's ~15 % of the CPU), in
+    BasePayload's table of converters, and has no setting or hook for it. The table's From and Reply-To
+    entries become the same parse, memoised: an EmailAddress cannot be changed, and a bad address still
+    raises AnymailInvalidAddress naming its field, every time. To, unique to each send, is left alone.
+    """
+    BasePayload.base_message_attrs = tuple(
+        (
+            attr,
+            combine,
+            _parsed_once(attr)
+            if convert is parse_address_list and attr in ("from_email", "reply_to")
+            else convert,
+        )
+        for attr, combine, convert in BasePayload.base_message_attrs
+    )
+
+
+_anymail_parses_mailing_addresses_once()
 _local = threading.local()
 _generation = 0  # connections opened under other settings (a test's override) are not reused
 
@@ -132,6 +198,18 @@ def deliver(send: Send, rendered: Rendered, attachments: list[Attachment], conne
     return message.extra_headers["Message-ID"]
 
 
+_date: tuple[int, str] = (0, "")
+
+
+def date_header() -> str:
+    """Now as an RFC 5322 Date, formatted once a second rather than once a message."""
+    global _date
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, email.utils.formatdate(second))  # one tuple: threads see either, never half
+    return _date[1]
+
+
 def build_email(send: Send, rendered: Rendered, attachments: list[Attachment]) -> EmailMultiAlternatives:
     mailing = send.mailing
     reply_to = [mailing.reply_to] if mailing.reply_to else []
@@ -144,7 +222,7 @@ def build_email(send: Send, rendered: Rendered, attachments: list[Attachment]) -
         # The send's own id as Message-ID: providers that keep it let a re-dispatch be recognised.
         headers={
             "Message-ID": message_id_for(send),
-            "Date": email.utils.formatdate(localtime=False),
+            "Date": date_header(),
             **unsubscribe_headers(send),
         },
     )

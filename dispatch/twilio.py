@@ -7,28 +7,33 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from dispatch.channels import session_read_environment_once
 from dispatch.sms import BaseSMSBackend, SMSMessage, SMSSendError
 
 logger = logging.getLogger(__name__)
 ESP_NAME = "Twilio"
+API_URL = "https://api.twilio.com/"
 
 
 class TwilioSMSBackend(BaseSMSBackend):
     # twilio's own HTTP client (requests) unless a subclass names another: the tests record requests with one.
-    http_client: type[HttpClient] | None = None
+    http_client: type[HttpClient] = TwilioHttpClient
 
     def __init__(self) -> None:
         if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
             raise ImproperlyConfigured("Twilio SMS needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
         if not (settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID):
             raise ImproperlyConfigured("Twilio SMS needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
-        self.client = Client(
-            settings.TWILIO_ACCOUNT_SID,
-            settings.TWILIO_AUTH_TOKEN,
-            http_client=self.http_client() if self.http_client else None,
-        )
+        # One client, so one requests session and its kept-alive connection, for as long as the backend
+        # lives (dispatch.channels.Connections keeps it), reading the environment once, as for email.
+        http_client = self.http_client()
+        session = getattr(http_client, "session", None)
+        if session is not None:
+            session_read_environment_once(session, API_URL)
+        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
     def send(self, message: SMSMessage) -> str:
         options = {"to": message.to, "body": message.body}

@@ -1,0 +1,143 @@
+"""The provider call's client CPU: `python -m bench.client_cpu` (issue 15; docs/performance.md).
+
+Starts bench/esp_standin.py as a process of its own (0 ms, so its CPU is not counted here), then sends N
+prepared messages through `dispatch.channels.deliver` on one thread with one `Connections`: Anymail's
+real Postmark backend and requests, one kept-alive connection. Rendering is done before the clock
+starts; what is timed is building the email, Anymail's payload, the HTTP call and reading the answer.
+Prints the client's CPU (time.process_time) per send, the median of several rounds, and with
+`--profile` the top of a cProfile of one more round.
+
+    python -m bench.client_cpu [--n 2000] [--rounds 5] [--profile]
+"""
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def standin_start() -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.esp_standin", "--port", str(port), "--delay-ms", "0"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "_stats", timeout=1):
+                return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise TimeoutError("the ESP stand-in did not start listening")
+
+
+def standin_stats(url: str) -> dict:
+    with urllib.request.urlopen(url + "_stats", timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def configure(url: str) -> None:
+    """Herald's own settings, sending through Anymail's Postmark backend to the stand-in."""
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        EMAIL_BACKEND="anymail.backends.postmark.EmailBackend",
+        ANYMAIL_POSTMARK_SERVER_TOKEN="bench",
+        ANYMAIL_POSTMARK_API_URL=url,
+        DEBUG="false",
+    )
+    import django
+
+    django.setup()
+
+
+def prepared(n: int) -> list:
+    """N unsaved sends of one mailing, each with its message already rendered."""
+    from bench import workload
+    from mailings.models import Mailing
+    from mailings.rendering import render_mailing, template_data
+    from recipients.models import Recipient
+    from sends.models import Send
+
+    mailing = Mailing(**workload.MAILING, reply_to="Shop support <support@example.com>")
+    messages = []
+    for i in range(n):
+        recipient = Recipient(email=workload.email("client", i), first_name=workload.first_name(i))
+        context = workload.context_for("client", i)
+        send = Send(mailing=mailing, channel="email", to_address=recipient.email, context=context)
+        data = template_data(recipient=recipient.as_template_data(), context=context)
+        messages.append((send, render_mailing(mailing, locale=None, data=data)))
+    return messages
+
+
+def one_round(messages: list, profiler: cProfile.Profile | None = None) -> float:
+    """Client CPU seconds per send over one pass, on one fresh set of connections."""
+    from dispatch.channels import Connections, deliver
+
+    connections = Connections()
+    for send, rendered in messages[:50]:  # open the connection, warm the code paths
+        deliver(send, rendered, [], connections)
+    cpu = time.process_time()
+    if profiler:
+        profiler.enable()
+    for send, rendered in messages:
+        deliver(send, rendered, [], connections)
+    if profiler:
+        profiler.disable()
+    cpu = time.process_time() - cpu
+    connections.close()
+    return cpu / len(messages)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.client_cpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="sends per round (default 2000)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is printed (default 5)")
+    parser.add_argument("--profile", action="store_true", help="and print a cProfile of one more round")
+    args = parser.parse_args(argv)
+    process, url = standin_start()
+    try:
+        configure(url)
+        messages = prepared(args.n)
+        rounds = [one_round(messages) for _ in range(args.rounds)]
+        stats = standin_stats(url)
+        each = ", ".join(f"{r * 1e6:.0f}" for r in rounds)
+        print(
+            f"client CPU per send: {statistics.median(rounds) * 1e6:.0f} µs (median of {args.rounds} rounds"
+            f" of {args.n}; least {min(rounds) * 1e6:.0f}; rounds {each})"
+        )
+        print(
+            f"stand-in: {stats['api_requests']} requests, {stats['messages']} messages,"
+            f" {stats['connections_total']} connections in all"
+        )
+        if args.profile:
+            profiler = cProfile.Profile()
+            one_round(messages, profiler)
+            out = io.StringIO()
+            report = pstats.Stats(profiler, stream=out)
+            report.sort_stats("tottime").print_stats(30)
+            report.sort_stats("cumulative").print_stats(45)
+            print(out.getvalue())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
