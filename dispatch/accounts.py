@@ -4,7 +4,9 @@ the account's options and credentials as the backend's own settings, not the ser
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from providers.models import Provider
+from providers.models import Provider, status_callback_url
+
+from .twilio import TwilioSMSBackend
 
 EMAIL_BACKENDS = {
     "postmark": "anymail.backends.postmark.EmailBackend",
@@ -39,7 +41,8 @@ def provider_test_send(provider: Provider, to: str) -> str:
 
 
 def sms_connection(provider: Provider):
-    """The Twilio backend on the account's own credentials and sender."""
-    from .twilio import TwilioSMSBackend
-
-    return TwilioSMSBackend(**provider.options, **provider.credentials)
+    """The Twilio backend on the account's own credentials and sender; its status callbacks name it, so
+    they are checked with its token and move only its org's sends (provider_events.twilio)."""
+    return TwilioSMSBackend(
+        **provider.options, **provider.credentials, status_callback=status_callback_url(provider)
+    )

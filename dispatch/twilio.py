@@ -22,10 +22,22 @@ class TwilioSMSBackend(BaseSMSBackend):
     # twilio's own HTTP client (requests) unless a subclass names another: the tests record requests with one.
     http_client: type[HttpClient] = TwilioHttpClient
 
-    def __init__(self) -> None:
-        if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
+    def __init__(
+        self, *, account_sid: str = "", auth_token: str = "", from_number: str = "",
+        messaging_service_sid: str = "", status_callback: str | None = None,
+    ) -> None:  # fmt: skip
+        """The server's account (TWILIO_* settings), or an org's own (providers.Provider's credentials)."""
+        own = bool(account_sid or auth_token)
+        self.account_sid = account_sid if own else settings.TWILIO_ACCOUNT_SID
+        auth_token = auth_token if own else settings.TWILIO_AUTH_TOKEN
+        self.sender = from_number if own else settings.TWILIO_FROM
+        self.messaging_service_sid = messaging_service_sid if own else settings.TWILIO_MESSAGING_SERVICE_SID
+        self.status_callback = (
+            settings.TWILIO_STATUS_CALLBACK_URL if status_callback is None else status_callback
+        )
+        if not (self.account_sid and auth_token):
             raise ImproperlyConfigured("Twilio SMS needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.")
-        if not (settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID):
+        if not (self.sender or self.messaging_service_sid):
             raise ImproperlyConfigured("Twilio SMS needs TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID.")
         # One client, so one requests session and its kept-alive connection, for as long as the backend
         # lives (dispatch.channels.Connections keeps it), reading the environment once, as for email.
@@ -33,16 +45,16 @@ class TwilioSMSBackend(BaseSMSBackend):
         session = getattr(http_client, "session", None)
         if session is not None:
             session_read_environment_once(session, API_URL)
-        self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
+        self.client = Client(self.account_sid, auth_token, http_client=http_client)
 
     def send(self, message: SMSMessage) -> str:
         options = {"to": message.to, "body": message.body}
-        if settings.TWILIO_MESSAGING_SERVICE_SID:
-            options["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
+        if self.messaging_service_sid:
+            options["messaging_service_sid"] = self.messaging_service_sid
         else:
-            options["from_"] = message.sender or settings.TWILIO_FROM
-        if settings.TWILIO_STATUS_CALLBACK_URL:
-            options["status_callback"] = settings.TWILIO_STATUS_CALLBACK_URL
+            options["from_"] = message.sender or self.sender
+        if self.status_callback:
+            options["status_callback"] = self.status_callback
         try:
             created = self.client.messages.create(**options)
         except TwilioRestException as exc:

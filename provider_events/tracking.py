@@ -58,13 +58,15 @@ def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwarg
     delivery_event_record(esp_name=esp_name, event=event)
 
 
-def delivery_event_record(*, esp_name: str, event: AnymailTrackingEvent) -> DeliveryEvent | None:
+def delivery_event_record(
+    *, esp_name: str, event: AnymailTrackingEvent, org_id: int | None = None
+) -> DeliveryEvent | None:
     """Store the event and apply it to its send; None when it was stored before (a replayed webhook).
 
     The insert, the status change, the suppression and the count commit together: if any fails, the webhook
     answers 500, the provider posts again, and the event is not yet there to be refused as a duplicate.
     """
-    send = _send_for(event)
+    send = _send_for(event, org_id)
     record = DeliveryEvent(
         org_id=send.org_id if send else None,
         send=send,
@@ -129,8 +131,11 @@ def dedupe_key(*, esp_name: str, event: AnymailTrackingEvent) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _send_for(event: AnymailTrackingEvent) -> Send | None:
+def _send_for(event: AnymailTrackingEvent, org_id: int | None = None) -> Send | None:
+    """The send the event is about; only among `org_id`'s where the event came from an org's own account."""
     sends = Send.objects.select_related("org")
+    if org_id is not None:
+        sends = sends.filter(org_id=org_id)
     if event.message_id:
         send = sends.filter(provider_message_id=str(event.message_id)).order_by("-pk").first()
         if send is not None:

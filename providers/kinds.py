@@ -29,11 +29,7 @@ KINDS: dict[str, Kind] = {
         ("host",),
     ),
     "twilio": Kind(
-        "Twilio",
-        Channel.SMS,
-        ("account_sid", "auth_token"),
-        ("from_number", "messaging_service_sid", "api_url"),
-        ("api_url",),
+        "Twilio", Channel.SMS, ("account_sid", "auth_token"), ("from_number", "messaging_service_sid")
     ),  # fmt: skip
 }
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
@@ -53,3 +54,12 @@ class Provider(models.Model):
     def set_credentials(self, credentials: dict[str, str]) -> None:
         self.credentials_encrypted = secrets.encrypt(credentials)
         self.credential_names = sorted(credentials)
+
+
+def status_callback_url(provider: "Provider | None") -> str:
+    """The callback URL Twilio is given, exactly (its signature covers it): the server's, or with the org's
+    provider named."""
+    base = settings.TWILIO_STATUS_CALLBACK_URL
+    if not base or provider is None:
+        return base
+    return f"{base}{'&' if '?' in base else '?'}provider={provider.pk}"
