@@ -267,3 +267,20 @@ def test_a_long_list_is_checked_and_sent_by_a_worker_with_a_progress_bar(
     with django_capture_on_commit_callbacks(execute=True):
         marketer.post(preview, {"confirm": "1"})
     assert Trigger.objects.get().send_count == n
+
+
+def test_a_campaign_paused_after_the_check_sends_nothing_and_says_why(marketer, shop_campaign):
+    preview = upload(marketer, shop_campaign, csv_file(HEADER + rows(2))).redirect_chain[-1][0]
+    shop_campaign.status = shop_campaign.Status.PAUSED
+    shop_campaign.save()
+    page = marketer.post(preview, {"confirm": "1"}, follow=True).content.decode()
+    assert "Not sent: Campaign &#x27;order-completed&#x27; is paused." in page
+    assert Trigger.objects.count() == 0
+    assert ListUpload.objects.get().status == ListUpload.Status.FAILED
+    # Checked again, the pause is the list's problem, and there is nothing to confirm.
+    again = upload(marketer, shop_campaign, csv_file(HEADER + rows(2)))
+    assert (
+        again.context["upload"].problems[0]["message"]
+        == "The campaign is paused; resume it to trigger sends."
+    )
+    assert 'name="confirm"' not in again.content.decode()
