@@ -172,6 +172,14 @@ def list_upload_send(*, upload_id: int) -> ListUpload:
     return upload
 
 
+def list_upload_fail(*, upload_id: int, error: str) -> None:
+    """A check or send that broke off: failed, with why, unless it had finished."""
+    working = [ListUpload.Status.CHECKING, ListUpload.Status.SENDING]
+    ListUpload.objects.filter(pk=upload_id, status__in=working).update(
+        status=ListUpload.Status.FAILED, error=error[:500]
+    )
+
+
 def _read(name: str, content: bytes) -> ListFile:
     if not content:
         raise _invalid(Problem("file", "The file is empty."))

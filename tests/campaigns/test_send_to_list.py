@@ -284,3 +284,19 @@ def test_a_campaign_paused_after_the_check_sends_nothing_and_says_why(marketer, 
         == "The campaign is paused; resume it to trigger sends."
     )
     assert 'name="confirm"' not in again.content.decode()
+
+
+def test_a_check_that_breaks_off_says_so_instead_of_refreshing_for_ever(marketer, shop_campaign, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("intake.lists.trigger_check", broken)
+    marketer.raise_request_exception = False
+    assert upload(marketer, shop_campaign, csv_file(HEADER + rows(2))).status_code == 500
+    failed = ListUpload.objects.get()
+    assert (failed.status, failed.error) == (
+        ListUpload.Status.FAILED, "Herald failed while at this list; upload it again."
+    )  # fmt: skip
+    page = marketer.get(url("campaigns_campaign_list_upload", shop_campaign.pk, failed.pk)).content.decode()
+    assert "Not sent: Herald failed while at this list" in page
+    assert '<meta http-equiv="refresh"' not in page
