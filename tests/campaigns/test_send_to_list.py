@@ -300,3 +300,19 @@ def test_a_check_that_breaks_off_says_so_instead_of_refreshing_for_ever(marketer
     page = marketer.get(url("campaigns_campaign_list_upload", shop_campaign.pk, failed.pk)).content.decode()
     assert "Not sent: Herald failed while at this list" in page
     assert '<meta http-equiv="refresh"' not in page
+
+
+def test_a_marketer_sees_the_problems_in_row_17_fixes_them_and_sends(marketer, shop_campaign):
+    broken = HEADER + rows(15) + "ann@example,Ann,\n" + rows(3, start=17)
+    checked = upload(marketer, shop_campaign, csv_file(broken))
+    assert [(p["row"], p["column"]) for p in checked.context["upload"].problems] == [
+        (17, "order_number"), (17, "E-mail"),  # in the API's order: by field
+    ]  # fmt: skip
+    assert Trigger.objects.count() == 0
+
+    fixed = upload(
+        marketer, shop_campaign, csv_file(HEADER + rows(15) + "ann@example.com,Ann,A-16\n" + rows(3, 17))
+    )
+    assert fixed.context["upload"].problems == []
+    marketer.post(fixed.redirect_chain[-1][0], {"confirm": "1"})
+    assert Trigger.objects.get().send_count == Send.objects.count() == 19
