@@ -29,6 +29,9 @@ from .commands import RecipientSpec, TriggerCommand
 from .list_files import (
     ListFile,
     ListFileError,
+    is_xlsx,
+    list_file_csv,
+    list_file_head,
     list_file_read,
     mapping_guess,
     mapping_problems,
@@ -54,22 +57,28 @@ def list_upload_create(
 
     Invalid, naming `file` or `mapping`, when the file cannot be a list; nothing is kept then.
     """
-    table = _read(name, content)
-    limit = settings.HERALD_MAX_LIST_ROWS
-    if not table.rows:
-        raise _invalid(Problem("file", "The file has a header row but no rows of recipients."))
-    if len(table.rows) > limit:
-        raise _invalid(Problem("file", f"The file has {len(table.rows)} rows; a list has at most {limit}."))
-    mapping = mapping_guess(table.headers) if mapping is None else mapping
-    problems = mapping_problems(table.headers, mapping)
+    if not content:
+        raise _invalid(Problem("file", "The file is empty."))
+    try:
+        headers, rows = list_file_head(content=content)
+    except ListFileError as exc:
+        raise _invalid(Problem("file", str(exc))) from None
+    problem = rows is not None and _size_problem(rows)
+    if problem:
+        raise _invalid(problem)
+    mapping = mapping_guess(headers) if mapping is None else mapping
+    problems = mapping_problems(headers, mapping)
     if problems:
         raise _invalid(*problems)
     # An upload that was never sent holds a list of people; it is not kept past a day.
     ListUpload.objects.filter(created_at__lt=timezone.now() - STALE_AFTER).exclude(content=b"").delete()
+    file_sha256 = hashlib.sha256(content).hexdigest()
     return ListUpload.objects.create(
         org=org, campaign=campaign, user=user if getattr(user, "pk", None) else None, filename=name[:255],
-        content=content, digest=_digest(campaign, content, mapping), headers=table.headers, mapping=mapping,
-        total=len(table.rows),
+        content=content, file_sha256=file_sha256, digest=_digest(campaign, file_sha256, mapping),
+        headers=headers, mapping=mapping,
+        # An XLSX that declares no size is counted as it is read, by a worker.
+        total=settings.HERALD_MAX_LIST_ROWS if rows is None else rows,
     )  # fmt: skip
 
 
@@ -80,7 +89,7 @@ def list_upload_map(*, upload: ListUpload, mapping: list[str]) -> ListUpload:
         raise _invalid(*problems)
     if upload.status != ListUpload.Status.CHECKED:
         raise _invalid(Problem("mapping", "This list is being checked or was sent; upload it again."))
-    upload.mapping, upload.digest = mapping, _digest(upload.campaign, bytes(upload.content), mapping)
+    upload.mapping, upload.digest = mapping, _digest(upload.campaign, upload.file_sha256, mapping)
     upload.status, upload.done, upload.problems, upload.preview = ListUpload.Status.CHECKING, 0, [], {}
     upload.save()
     return upload
@@ -91,15 +100,31 @@ def list_upload_check(*, upload_id: int) -> ListUpload:
     the API's words; suppressed recipients; the first rows and messages as they will go."""
     upload = ListUpload.objects.select_related("org", "campaign").get(pk=upload_id)
     org, campaign = upload.org, upload.campaign
-    table = _read(upload.filename, bytes(upload.content))
-    specs = recipient_specs(table.rows, upload.mapping)
+    content = bytes(upload.content)
+    try:
+        table = _read(content)
+    except Invalid as exc:  # an XLSX whose header was fine, its rows not
+        upload.status, upload.problem_count, upload.blocking = ListUpload.Status.CHECKED, 1, True
+        upload.problems = [_shown(None, exc.problems[0])]
+        upload.save()
+        return upload
+    if is_xlsx(content):
+        # Read once: the send, and a check with other columns, read it as CSV, twenty times faster.
+        upload.content = list_file_csv(table)
+    upload.total = len(table.rows)
+    ListUpload.objects.filter(pk=upload.pk).update(total=upload.total)  # the progress bar's length
     problems: list[dict] = []
     count, blocking = 0, False
+    size_problem = _size_problem(len(table.rows))
+    if size_problem:
+        problems.append(_shown(None, size_problem))
+        count, blocking = 1, True
+    specs = [] if size_problem else recipient_specs(table.rows, upload.mapping)
     if campaign.status == Campaign.Status.PAUSED:
         problems.append(
             _shown(None, Problem("campaign", "The campaign is paused; resume it to trigger sends."))
         )
-        count, blocking = 1, True
+        count, blocking = count + 1, True
     seen_batch: set[Problem] = set()
     messages: list[dict] = []
     for start in range(0, len(specs), CHECK_CHUNK):
@@ -153,7 +178,7 @@ def list_upload_send(*, upload_id: int) -> ListUpload:
     upload = ListUpload.objects.select_related("org", "campaign").get(pk=upload_id)
     if not claimed:
         return upload
-    table = _read(upload.filename, bytes(upload.content))
+    table = _read(bytes(upload.content))
     command = _command(recipient_specs(table.rows, upload.mapping), upload)
     try:
         result = trigger_accept(
@@ -180,11 +205,11 @@ def list_upload_fail(*, upload_id: int, error: str) -> None:
     )
 
 
-def _read(name: str, content: bytes) -> ListFile:
+def _read(content: bytes) -> ListFile:
     if not content:
         raise _invalid(Problem("file", "The file is empty."))
     try:
-        return list_file_read(name=name, content=content)
+        return list_file_read(content=content)
     except ListFileError as exc:
         raise _invalid(Problem("file", str(exc))) from None
 
@@ -195,10 +220,17 @@ def _invalid(*problems: Problem) -> Invalid:
     )
 
 
-def _digest(campaign: Campaign, content: bytes, mapping: list[str]) -> str:
-    digest = hashlib.sha256(f"{campaign.pk}\n{json.dumps(mapping)}\n".encode())
-    digest.update(content)
-    return digest.hexdigest()
+def _digest(campaign: Campaign, file_sha256: str, mapping: list[str]) -> str:
+    return hashlib.sha256(f"{campaign.pk}\n{json.dumps(mapping)}\n{file_sha256}".encode()).hexdigest()
+
+
+def _size_problem(rows: int) -> Problem | None:
+    limit = settings.HERALD_MAX_LIST_ROWS
+    if not rows:
+        return Problem("file", "The file has a header row but no rows of recipients.")
+    if rows > limit:
+        return Problem("file", f"The file has {rows} rows; a list has at most {limit}.")
+    return None
 
 
 def _command(specs: list[RecipientSpec], upload: ListUpload) -> TriggerCommand:

@@ -30,7 +30,10 @@ class ListUpload(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     filename = models.CharField(max_length=255)
-    content = models.BinaryField(help_text="The file as uploaded; emptied once sent.")
+    content = models.BinaryField(
+        help_text="The file as uploaded (an XLSX as CSV once read); emptied once sent."
+    )
+    file_sha256 = models.CharField(max_length=64, help_text="Of the file as uploaded.")
     digest = models.CharField(max_length=64, help_text="sha256 of the file, the mapping and the campaign.")
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=list, help_text="Per column: a recipient field, context.<key> or ''.")

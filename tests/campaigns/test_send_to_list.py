@@ -200,6 +200,35 @@ def test_an_xlsx_file_is_read(marketer, shop_campaign):
     ]
     assert preview["rows"][0]["external_id"] == "4915112345678"
 
+    # Read once: the send (and a check with other columns) reads it as CSV, its rows keeping their numbers.
+    assert bytes(ListUpload.objects.get().content).startswith(
+        b"email,first_name,order_number,customer_id\r\n"
+    )
+    preview_url = response.redirect_chain[-1][0]
+    columns = {"column_0": "email", "column_1": "first_name", "column_2": "context.order_number"}
+    remapped = marketer.post(preview_url, {**columns, "column_3": ""}, follow=True)
+    assert [r["row"] for r in remapped.context["upload"].preview["rows"]] == [2, 4]
+    marketer.post(preview_url, {"confirm": "1"})
+    assert sorted(Send.objects.values_list("to_address", "context")) == [
+        ("ann@example.com", {"order_number": "1001"}),
+        ("bob@example.com", {"order_number": "A-2"}),
+    ]
+
+
+def test_an_xlsx_file_too_long_for_a_list_is_refused_by_the_size_its_sheet_declares(
+    marketer, shop_campaign, settings
+):
+    settings.HERALD_MAX_LIST_ROWS = 2
+    book = openpyxl.Workbook()
+    for row in (["email"], ["a@example.com"], ["b@example.com"], ["c@example.com"]):
+        book.active.append(row)
+    content = io.BytesIO()
+    book.save(content)
+    response = upload(marketer, shop_campaign, SimpleUploadedFile("customers.xlsx", content.getvalue()))
+    assert response.status_code == 400
+    assert "The file has 3 rows; a list has at most 2." in response.content.decode()
+    assert ListUpload.objects.count() == 0
+
 
 @pytest.mark.parametrize(
     ("content", "message"),
@@ -208,6 +237,8 @@ def test_an_xlsx_file_is_read(marketer, shop_campaign):
         (b"email\n", "The file has a header row but no rows of recipients."),
         (b"\xff\xfe\x00b", "Not a UTF-8 text file"),
         (b"first_name\nAnn\n", "Map a column to email, phone or external_id."),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "An .xls file from before 2007: save it as .xlsx or .csv."),
+        (b"PK\x03\x04 not really a zip", "Not a readable XLSX file"),
     ],
 )
 def test_a_file_that_is_no_list_is_a_400_naming_it_and_keeps_nothing(
