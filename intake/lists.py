@@ -143,11 +143,11 @@ def list_upload_check(*, upload_id: int) -> ListUpload:
             if len(problems) < MAX_PROBLEMS_KEPT:
                 row = None if index is None else table.numbers[start + index]
                 problems.append(_shown(row, _unindexed(problem), upload))
-        for index, address in _suppressed(org, campaign, planned):
+        for index, channel, address in _suppressed(org, campaign, planned):
             count += 1
             if len(problems) < MAX_PROBLEMS_KEPT:
                 message = f"'{address}' is suppressed: it will not be sent."
-                field = "phone" if address.startswith("+") else "email"
+                field = "email" if channel == Channel.EMAIL else "phone"
                 problems.append(_shown(table.numbers[start + index], Problem(field, message), upload))
         for p in planned:
             if len(messages) < PREVIEW_MESSAGES and p.index not in bad_rows:
@@ -265,17 +265,17 @@ def _shown(row: int | None, problem: Problem, upload: ListUpload | None = None) 
     return {"row": row, "field": problem.field, "column": column, "message": problem.message}
 
 
-def _suppressed(org: Org, campaign: Campaign, planned: list[Planned]) -> list[tuple[int, str]]:
-    """(index, address) of the addresses dispatch would end `suppressed`, as dispatch decides it."""
+def _suppressed(org: Org, campaign: Campaign, planned: list[Planned]) -> list[tuple[int, str, str]]:
+    """(index, channel, address) of each send dispatch would end `suppressed`, as dispatch decides it."""
     if campaign.transactional_critical:
         return []
     wanted = {(org.pk, address) for p in planned for address in p.addresses.values()}
     found = suppressions_for(wanted=wanted)
     marketing = campaign.kind == CampaignKind.MARKETING
     return [
-        (p.index, address)
+        (p.index, channel, address)
         for p in planned
-        for address in p.addresses.values()
+        for channel, address in p.addresses.items()
         if (org.pk, address) in found and found[(org.pk, address)].applies_to(marketing=marketing)
     ]
 

@@ -347,3 +347,25 @@ def test_a_marketer_sees_the_problems_in_row_17_fixes_them_and_sends(marketer, s
     assert fixed.context["upload"].problems == []
     marketer.post(fixed.redirect_chain[-1][0], {"confirm": "1"})
     assert Trigger.objects.get().send_count == Send.objects.count() == 19
+
+
+@pytest.mark.parametrize(
+    ("kind", "critical", "flagged"),
+    [("transactional", False, False), ("marketing", False, True), ("transactional", True, False)],
+)
+def test_an_unsubscribe_is_flagged_where_dispatch_would_suppress_it(marketer, org, kind, critical, flagged):
+    Suppression.objects.create(
+        org=org, address="c1@example.com", reason=Suppression.Reason.UNSUBSCRIBED,
+        scope=Suppression.Scope.MARKETING,
+    )  # fmt: skip
+    campaign = CampaignFactory(org=org, kind=kind, transactional_critical=critical)
+    response = upload(marketer, campaign, csv_file("email\nc1@example.com\n"))
+    assert bool(response.context["upload"].problems) is flagged
+
+
+def test_a_suppressed_phone_is_named_as_the_phone(marketer, org):
+    Suppression.objects.create(org=org, address="+4915112345678", reason=Suppression.Reason.MANUAL)
+    campaign = CampaignFactory(org=org, email_mailing=None, sms_mailing=SmsMailingFactory(org=org))
+    [problem] = upload(marketer, campaign, csv_file("Mobile\n+49 151 12345678\n")).context["upload"].problems
+    assert (problem["row"], problem["field"], problem["column"]) == (2, "phone", "Mobile")
+    assert problem["message"] == "'+4915112345678' is suppressed: it will not be sent."
