@@ -25,7 +25,7 @@ from sends.models import Trigger
 from suppressions.selectors import suppressions_for
 
 from .accept import trigger_accept
-from .commands import RecipientSpec, TriggerCommand
+from .commands import RecipientSpec, TriggerCommand, sanitize_filename
 from .list_files import (
     ListFile,
     ListFileError,
@@ -74,9 +74,9 @@ def list_upload_create(
     ListUpload.objects.filter(created_at__lt=timezone.now() - STALE_AFTER).exclude(content=b"").delete()
     file_sha256 = hashlib.sha256(content).hexdigest()
     return ListUpload.objects.create(
-        org=org, campaign=campaign, user=user if getattr(user, "pk", None) else None, filename=name[:255],
-        content=content, file_sha256=file_sha256, digest=_digest(campaign, file_sha256, mapping),
-        headers=headers, mapping=mapping,
+        org=org, campaign=campaign, user=user if getattr(user, "pk", None) else None,
+        filename=sanitize_filename(name), content=content, file_sha256=file_sha256,
+        digest=_digest(campaign, file_sha256, mapping), headers=headers, mapping=mapping,
         # An XLSX that declares no size is counted as it is read, by a worker.
         total=settings.HERALD_MAX_LIST_ROWS if rows is None else rows,
     )  # fmt: skip
