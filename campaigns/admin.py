@@ -1,4 +1,5 @@
 import zoneinfo
+from collections.abc import Callable
 
 from django.contrib import admin
 from django.utils import timezone
@@ -12,6 +13,15 @@ from orgs.admin_scoping import OrgScopedAdmin
 
 MAX_ZONES = 6
 
+CampaignUrls = Callable[[admin.ModelAdmin], list]
+_views: list[CampaignUrls] = []
+
+
+def campaign_view_register(urls: CampaignUrls) -> CampaignUrls:
+    """Add pages under a campaign's admin URL from a higher floor (intake's "Send to a list…")."""
+    _views.append(urls)
+    return urls
+
 
 @admin.register(Campaign)
 class CampaignAdmin(OrgScopedAdmin, HowToCallMixin, admin.ModelAdmin):
@@ -20,6 +30,10 @@ class CampaignAdmin(OrgScopedAdmin, HowToCallMixin, admin.ModelAdmin):
     search_fields = ["key", "name"]
     readonly_fields = ["id", "object_id", "link_id", "next_send_times", "created_at", "updated_at"]
     autocomplete_fields = ["email_mailing", "sms_mailing"]
+
+    def get_urls(self):
+        # Before the admin's own: its catch-all "<object_id>/" would take "<object_id>/send-to-list/".
+        return [url for urls in _views for url in urls(self)] + super().get_urls()
 
     @admin.display(description="A send triggered now would go")
     def next_send_times(self, campaign: Campaign):

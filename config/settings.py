@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "providers",
     "dispatch",
     "provider_events",
+    "intake",
     "dialects",
     "privacy",
 ]
@@ -260,6 +261,8 @@ HERALD_AUTH_FAILURES_PER_MINUTE = env_int("HERALD_AUTH_FAILURES_PER_MINUTE", 30)
 # The pipeline's knobs.
 HERALD_CHUNK_SIZE = env_int("HERALD_CHUNK_SIZE", 100)
 HERALD_MAX_BATCH = env_int("HERALD_MAX_BATCH", 1000)
+# Rows of a list uploaded in the admin ("Send to a list"): one trigger, checked and accepted by a worker.
+HERALD_MAX_LIST_ROWS = env_int("HERALD_MAX_LIST_ROWS", 100_000)
 HERALD_MAX_ATTEMPTS = env_int("HERALD_MAX_ATTEMPTS", 5)
 HERALD_RETRY_BASE_SECONDS = env_int("HERALD_RETRY_BASE_SECONDS", 30)
 HERALD_RETRY_MAX_SECONDS = env_int("HERALD_RETRY_MAX_SECONDS", 3600)

@@ -40,8 +40,12 @@ def trigger_accept(
     token: ApiToken | None = None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    max_batch: int | None = None,
 ) -> TriggerResult:
-    """Accept a trigger whole or not at all: every problem is reported, and nothing is stored on any."""
+    """Accept a trigger whole or not at all: every problem is reported, and nothing is stored on any.
+
+    `max_batch` bounds the recipients where the caller is not an API (a list upload); APIs leave it unset.
+    """
     if idempotency_key:
         replay = _replay(org, idempotency_key, fingerprint)
         if replay is not None:
@@ -51,7 +55,7 @@ def trigger_accept(
             f"Campaign '{campaign.key}' is paused.",
             problems=[Problem("campaign", "The campaign is paused; resume it to trigger sends.")],
         )
-    plan = trigger_plan(org, campaign, command)
+    plan = trigger_plan(org, campaign, command, max_batch=max_batch)
     try:
         with transaction.atomic():
             result = _store(org, campaign, command, plan, token, idempotency_key, fingerprint)

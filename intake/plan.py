@@ -40,7 +40,25 @@ class Planned:
     context: Any
 
 
-def trigger_plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[Planned]:
+def trigger_plan(
+    org: Org, campaign: Campaign, command: TriggerCommand, *, max_batch: int | None = None
+) -> list[Planned]:
+    """The trigger's recipients, addresses and contexts, or Invalid naming every problem."""
+    planned, problems = trigger_check(org, campaign, command, max_batch=max_batch)
+    if problems:
+        raise Invalid(_summary(problems), problems=problems[:MAX_PROBLEMS])
+    return planned
+
+
+def trigger_check(
+    org: Org, campaign: Campaign, command: TriggerCommand, *, max_batch: int | None = None
+) -> tuple[list[Planned], list[Problem]]:
+    """What trigger_plan decides, without raising: every problem in request order, and nothing stored.
+
+    A preview (a list upload's check) shows the problems row by row in the API's own words; `max_batch`
+    is the caller's bound on recipients (HERALD_MAX_BATCH for every API).
+    """
+    max_batch = settings.HERALD_MAX_BATCH if max_batch is None else max_batch
     problems: list[Problem] = []
     channels = campaign.channels
     if command.channel:
@@ -52,10 +70,8 @@ def trigger_plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[
     elif not channels:
         problems.append(Problem("campaign", f"Campaign '{campaign.key}' has no mailing to send."))
     count = len(command.recipients)
-    if not 1 <= count <= settings.HERALD_MAX_BATCH:
-        problems.append(
-            Problem("recipients", f"Give 1 to {settings.HERALD_MAX_BATCH} recipients, not {count}.")
-        )
+    if not 1 <= count <= max_batch:
+        problems.append(Problem("recipients", f"Give 1 to {max_batch} recipients, not {count}."))
     problems += _command_problems(campaign, command)
     problems += check_attachments(command.attachments)
 
@@ -82,10 +98,7 @@ def trigger_plan(org: Org, campaign: Campaign, command: TriggerCommand) -> list[
         for channel in addresses:
             problems += _check_context(validators[channel], context, f"recipients[{i}].context")
         planned.append(Planned(i, spec, recipient, key, addresses, context))
-    if problems:
-        problems = sorted(_dedupe(problems), key=_problem_order)
-        raise Invalid(_summary(problems), problems=problems[:MAX_PROBLEMS])
-    return planned
+    return planned, sorted(_dedupe(problems), key=_problem_order)
 
 
 def _command_problems(campaign: Campaign, command: TriggerCommand) -> list[Problem]:
