@@ -111,6 +111,39 @@ class Membership(models.Model):
         get_user_model().objects.filter(pk=self.user_id, is_staff=False).update(is_staff=True)
 
 
+class Invitation(models.Model):
+    """An invitation to join an org with a role, sent by email as a single-use link that expires.
+
+    Only the token's hash is kept (like an API token's): the link itself is in the email alone.
+    """
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.org} ({self.role})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        return "expired" if self.expires_at <= timezone.now() else "pending"
+
+
 class AuditEntry(models.Model):
     """A staff action that matters, by a user (admin) or an API token: who, when, what, in which org.
 
@@ -125,6 +158,10 @@ class AuditEntry(models.Model):
         SEND_RETRIGGERED = "send.retriggered", "send re-triggered"
         SUPPRESSION_LIFTED = "suppression.lifted", "suppression lifted"
         RECIPIENT_ERASED = "recipient.erased", "recipient erased"
+        MEMBER_INVITED = "member.invited", "member invited"
+        INVITATION_ACCEPTED = "invitation.accepted", "invitation accepted"
+        MEMBER_ROLE_CHANGED = "member.role_changed", "member's role changed"
+        MEMBER_REMOVED = "member.removed", "member removed"
 
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="audit_entries")
     at = models.DateTimeField(default=timezone.now)
