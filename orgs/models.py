@@ -101,6 +101,7 @@ class Membership(models.Model):
     class Meta:
         ordering = ["org", "user"]
         constraints = [models.UniqueConstraint(fields=["user", "org"], name="membership_user_org")]
+        verbose_name = "member"  # what an org admin manages, in the admin's words
 
     def __str__(self) -> str:
         return f"{self.user} in {self.org} ({self.role})"

@@ -1,6 +1,7 @@
 """Org admins manage their members: invitations through the pipeline, roles, removals, the last admin."""
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -342,3 +344,31 @@ def test_the_api_has_no_way_to_members(api):
     # Members are managed in the admin only: no token, of any scope, reaches them.
     assert api.get("/api/v1/members/").status_code == 404
     assert api.get("/api/v1/invitations/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_removing_each_other_at_once_leave_one(org):
+    """The org's row lock orders the two: the second finds its actor removed, or its target the last admin."""
+    first, second = (MembershipFactory(org=org, role=Role.ADMIN) for _ in range(2))
+    start, outcomes = threading.Barrier(2), []
+
+    def remove(membership, actor) -> None:
+        try:
+            start.wait()
+            member_remove(membership=membership, actor=actor)
+            outcomes.append("removed")
+        except (Invalid, PermissionDenied):
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=remove, args=(second, first.user)),
+        threading.Thread(target=remove, args=(first, second.user)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "removed"]
+    assert Membership.objects.filter(org=org, role=Role.ADMIN).count() == 1
