@@ -95,6 +95,14 @@ class MembershipAdmin(OrgScopedAdmin, admin.ModelAdmin):
     def delete_model(self, request, obj: Membership) -> None:
         member_remove(membership=obj, actor=request.user)
 
+    def response_delete(self, request, obj_display, obj_id):
+        # Someone who just left the org may no longer see its members: the index is what is left to them.
+        if hasattr(request.user, "_herald_memberships"):  # read this request, before the removal
+            del request.user._herald_memberships
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        return super().response_delete(request, obj_display, obj_id)
+
     @admin.action(description="Remove selected members from their org", permissions=["delete"])
     def remove_selected(self, request, queryset):
         removed = 0

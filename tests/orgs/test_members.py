@@ -238,6 +238,15 @@ def test_an_admin_removes_a_member(org_admin, org):
     assert entry.object_id == str(member.pk) and entry.user == org_admin.user
 
 
+def test_an_admin_who_leaves_the_org_lands_on_the_index(org_admin, org):
+    MembershipFactory(org=org, role=Role.ADMIN)
+    mine = Membership.objects.get(user=org_admin.user)
+    response = org_admin.post(url("orgs_membership_delete", mine.pk), {"post": "yes"})
+    assert response.status_code == 302 and response.url == url("index")
+    assert not Membership.objects.filter(pk=mine.pk).exists()
+    assert org_admin.get(url("orgs_membership_changelist")).status_code == 403
+
+
 def test_the_last_admin_cannot_be_removed(org_admin, org):
     mine = Membership.objects.get(user=org_admin.user)
     response = org_admin.post(url("orgs_membership_delete", mine.pk), {"post": "yes"}, follow=True)
