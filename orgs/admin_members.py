@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -211,7 +211,12 @@ class InvitationAdmin(OrgScopedAdmin, admin.ModelAdmin):
         if user is not None and (user.email or "").lower() != invitation.email.lower():
             context["wrong_user"] = user
         elif user is None and has_account:
-            context["login_url"] = f"{reverse('admin:login')}?next={request.path}"
+            # Their own username and password, here: an account that is not staff yet could not log in to
+            # the admin first. The account must be the invited address's (invitation_accept checks).
+            form = AuthenticationForm(request, data=request.POST or None)
+            if request.method == "POST" and form.is_valid():
+                return self._accepted(request, token, user=form.get_user())
+            context["form"], context["has_account"] = form, True
         elif user is not None:  # the invitee, logged in: one click joins
             if request.method == "POST":
                 return self._accepted(request, token, user=user)

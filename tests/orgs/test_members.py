@@ -168,13 +168,32 @@ def test_a_made_up_link_is_404(client, db):
     assert client.get(url("orgs_invitation_accept", "made-up")).status_code == 404
 
 
-def test_someone_with_an_account_logs_in_and_joins(client, invited, org):
+def test_someone_with_an_account_logs_in_on_the_page_and_joins(client, invited, org):
     path, _ = invited
-    user = UserFactory(email="Colleague@example.com")
-    assert "Log in" in client.get(path).content.decode()
-    client.post(path)  # not logged in: nothing joins
+    user = UserFactory(username="ann", email="Colleague@example.com")  # not staff yet: no admin login
+    assert "Log in and join" in client.get(path).content.decode()
+    assert client.post(path, {"username": "ann", "password": "wrong"}).status_code == 200
     assert not Membership.objects.filter(user=user).exists()
+    assert client.post(path, {"username": "ann", "password": "pw"}).status_code == 302
+    assert Membership.objects.get(user=user, org=org).role == Role.MARKETER
+    assert client.get(url("mailings_mailing_changelist")).status_code == 200  # logged in, and staff now
+
+
+def test_an_account_of_another_address_cannot_take_it_by_logging_in(client, invited):
+    path, invitation = invited
+    UserFactory(email="colleague@example.com")
+    other = UserFactory(username="bob", email="bob@example.com")
+    assert client.post(path, {"username": "bob", "password": "pw"}).status_code == 302  # back, refused
+    assert not Membership.objects.filter(user=other).exists()
+    invitation.refresh_from_db()
+    assert invitation.status == "pending"
+
+
+def test_someone_logged_in_already_joins_in_one_click(client, invited, org):
+    path, _ = invited
+    user = UserFactory(email="colleague@example.com")
     client.force_login(user)
+    assert "Join " in client.get(path).content.decode()
     assert client.post(path).status_code == 302
     assert Membership.objects.get(user=user, org=org).role == Role.MARKETER
 
