@@ -250,6 +250,8 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# How long an invitation to join an org can be accepted: its link works once, and only this many days.
+HERALD_INVITATION_DAYS = env_int("HERALD_INVITATION_DAYS", 7)
 # How long the answer to a write with an Idempotency-Key is kept for its retries (at least a day).
 HERALD_IDEMPOTENCY_HOURS = max(env_int("HERALD_IDEMPOTENCY_HOURS", 48), 24)
 # API requests per org per minute (each org may have its own); 0 turns the limit off.

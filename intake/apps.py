@@ -7,6 +7,7 @@ class IntakeConfig(AppConfig):
     def ready(self) -> None:
         from campaigns.admin import campaign_view_register
 
+        from . import invitations  # noqa: F401  (registers its invitation sender with orgs.members)
         from .list_admin import send_to_list_urls
 
         # The campaign's page offers "Send to a list…"; the view lives here, above campaigns, because

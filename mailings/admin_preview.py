@@ -45,6 +45,7 @@ class Preview:
     html: str = ""
     problems: list[dict] = field(default_factory=list)  # {"part", "locale", "line", "message"}
     sms_summary: str = ""
+    channel: str = Channel.EMAIL  # an SMS preview shows its message alone: it has no subject or HTML
 
 
 def sms_summary(text: str) -> str:
@@ -67,12 +68,12 @@ def mailing_preview(*, mailing: Mailing, locale: str | None = None) -> Preview:
     shape = {key: msg for key, msg in check_translations(mailing.translations).items() if "." not in key}
     if shape:
         return Preview(
-            locale=mailing.default_locale, locales=[mailing.default_locale],
+            locale=mailing.default_locale, locales=[mailing.default_locale], channel=mailing.channel,
             problems=[{"part": "translations", "locale": key, "line": None, "message": message}
                       for key, message in shape.items()],
         )  # fmt: skip
     used_locale, content = mailing.content_for(locale or mailing.default_locale)
-    preview = Preview(locale=used_locale, locales=locales)
+    preview = Preview(locale=used_locale, locales=locales, channel=mailing.channel)
     # Every locale's problems, so none waits to be found until a recipient in that locale is sent to.
     own_parts = {mailing.default_locale: {p: getattr(mailing, p) for p in ("subject", "text", "html")}}
     for key, parts in [*own_parts.items(), *translations.items()]:
@@ -93,6 +94,8 @@ def mailing_preview(*, mailing: Mailing, locale: str | None = None) -> Preview:
         return preview
     preview.subject, preview.text, preview.html = rendered.subject, rendered.text, rendered.html
     if mailing.channel == Channel.SMS:
+        # What an SMS sends is the text: a subject or HTML left from an email past are not part of it.
+        preview.subject = preview.html = ""
         preview.sms_summary = sms_summary(rendered.text)
     return preview
 
@@ -128,8 +131,9 @@ class LivePreviewMixin:
         mailing, problems = mailing_from_form_data(request.POST)
         if problems:
             preview = Preview(
-                locale=mailing.default_locale, locales=[mailing.default_locale], problems=problems
-            )
+                locale=mailing.default_locale, locales=[mailing.default_locale], problems=problems,
+                channel=mailing.channel,
+            )  # fmt: skip
         else:
             preview = mailing_preview(mailing=mailing, locale=request.POST.get("_preview_locale"))
         return JsonResponse(asdict(preview))

@@ -1,10 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 
+from orgs import admin_members  # noqa: F401  (registers members and invitations)
 from orgs.admin_scoping import OrgScopedAdmin
 from orgs.admin_staff import OrgMembershipInline
 from orgs.models import ApiToken, Org
 from orgs.services import org_create, token_create, token_revoke
+
+# Herald, not "Django administration", on every page.
+admin.site.site_header = "Herald"
+admin.site.site_title = "Herald"
+admin.site.index_title = "Herald"
 
 
 class ApiTokenInline(admin.TabularInline):

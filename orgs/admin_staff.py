@@ -8,7 +8,21 @@ from orgs.admin_scoping import OrgScopedAdmin
 from orgs.models import AuditEntry, Membership
 
 
-class OrgMembershipInline(admin.TabularInline):
+class OperatorsEdit:
+    """Memberships edited in place are the operators' (as ever); org admins use the members' own pages,
+    whose changes orgs.members checks and audits."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+class OrgMembershipInline(OperatorsEdit, admin.TabularInline):
     model = Membership
     fields = ["user", "role", "created_at"]
     readonly_fields = ["created_at"]
@@ -16,7 +30,7 @@ class OrgMembershipInline(admin.TabularInline):
     verbose_name_plural = "Staff (a member is made staff; superusers see every org without one)"
 
 
-class UserMembershipInline(admin.TabularInline):
+class UserMembershipInline(OperatorsEdit, admin.TabularInline):
     model = Membership
     fields = ["org", "role", "created_at"]
     readonly_fields = ["created_at"]

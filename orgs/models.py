@@ -104,6 +104,7 @@ class Membership(models.Model):
     class Meta:
         ordering = ["org", "user"]
         constraints = [models.UniqueConstraint(fields=["user", "org"], name="membership_user_org")]
+        verbose_name = "member"  # what an org admin manages, in the admin's words
 
     def __str__(self) -> str:
         return f"{self.user} in {self.org} ({self.role})"
@@ -112,6 +113,39 @@ class Membership(models.Model):
         super().save(*args, **kwargs)
         # A member works in the admin: the login there needs is_staff, whoever created the membership.
         get_user_model().objects.filter(pk=self.user_id, is_staff=False).update(is_staff=True)
+
+
+class Invitation(models.Model):
+    """An invitation to join an org with a role, sent by email as a single-use link that expires.
+
+    Only the token's hash is kept (like an API token's): the link itself is in the email alone.
+    """
+
+    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.org} ({self.role})"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        return "expired" if self.expires_at <= timezone.now() else "pending"
 
 
 class AuditEntry(models.Model):
@@ -132,6 +166,10 @@ class AuditEntry(models.Model):
         PROVIDER_CHANGED = "provider.changed", "provider changed"
         PROVIDER_DELETED = "provider.deleted", "provider deleted"
         PROVIDER_TESTED = "provider.tested", "provider tested"
+        MEMBER_INVITED = "member.invited", "member invited"
+        INVITATION_ACCEPTED = "invitation.accepted", "invitation accepted"
+        MEMBER_ROLE_CHANGED = "member.role_changed", "member's role changed"
+        MEMBER_REMOVED = "member.removed", "member removed"
 
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="audit_entries")
     at = models.DateTimeField(default=timezone.now)

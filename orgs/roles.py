@@ -33,11 +33,26 @@ _ADMIN = {
     "orgs.org": "view",  # its name and rate limit are the operator's
     "orgs.apitoken": "view add change",  # tokens are revoked, not deleted: the record stays
     "orgs.auditentry": "view",
+    # Members change through orgs.members only (role changes, removals, invitations), never by hand.
+    "orgs.membership": "view change delete",
+    "orgs.invitation": "view add",
     "outbound_webhooks.webhookendpoint": ALL,
     "outbound_webhooks.webhookdelivery": "view change",  # changing a delivery is replaying it
     "outbound_webhooks.webhookattempt": "view",
     "providers.provider": ALL,
 }
+
+
+# How far a role reaches, for "no one grants a role above their own": marketers and support are peers.
+ROLE_RANK = {Role.MARKETER: 1, Role.SUPPORT: 1, Role.ADMIN: 2}
+OPERATOR_RANK = 3
+
+
+def rank_in(user, org_id: int) -> int:
+    """The reach of `user` in an org: an operator's above every role; 0 for someone not of the org."""
+    if user.is_active and user.is_superuser:
+        return OPERATOR_RANK
+    return ROLE_RANK.get(memberships(user).get(org_id), 0)
 
 
 def _permissions(grants: dict[str, str]) -> frozenset[str]:

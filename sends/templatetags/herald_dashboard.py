@@ -1,9 +1,15 @@
-"""{% herald_dashboard %} on the admin index: the send log's last 14 days, the queue, dispatch progress."""
+"""{% herald_dashboard %} on the admin index: the send log's last 14 days, the queue, dispatch progress.
+
+Each member sees what their role may, of their orgs: whoever reads the send log (support, admins,
+operators) all of it; a marketer their campaigns' sends per day and failure rates, without the queue
+or links into a send log they may not open.
+"""
 
 from django import template
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from campaigns.models import Campaign
 from orgs.admin_scoping import orgs_of_request
 from sends.dashboard import STATUS_COLORS, Dashboard, dashboard_build
 from sends.models import Send, Trigger
@@ -17,16 +23,31 @@ WIDTH, HEIGHT, TOP, BOTTOM, LEFT = 700, 240, 16, 28, 40
 def herald_dashboard(context) -> dict:
     request = context["request"]
     send_admin = admin.site._registry.get(Send)
-    if send_admin is None or not send_admin.has_view_permission(request):
-        return {"dashboard": None}
-    # The admins' own querysets: whatever an admin page hides from this person, the dashboard counts not.
-    trigger_admin = admin.site._registry.get(Trigger)
-    dashboard = dashboard_build(
-        sends=send_admin.get_queryset(request),
-        triggers=trigger_admin.get_queryset(request) if trigger_admin else Trigger.objects.all(),
-        cache_key=dashboard_cache_key(orgs_of_request(request, Send)),
-    )
-    return {"dashboard": dashboard, "chart": chart_svg(dashboard), "legend": legend(dashboard)}
+    if send_admin is not None and send_admin.has_view_permission(request):
+        # The admins' own querysets: whatever an admin page hides from this person, the dashboard counts not.
+        trigger_admin = admin.site._registry.get(Trigger)
+        dashboard = dashboard_build(
+            sends=send_admin.get_queryset(request),
+            triggers=trigger_admin.get_queryset(request) if trigger_admin else Trigger.objects.all(),
+            cache_key=dashboard_cache_key(orgs_of_request(request, Send)),
+        )
+        send_log = True
+    else:
+        orgs = orgs_of_request(request, Campaign)
+        if not orgs:  # None would be an operator, who reads the send log above
+            return {"dashboard": None}
+        # Counts of their campaigns' sends, not the sends: the figures a marketer judges a campaign by.
+        dashboard = dashboard_build(
+            sends=Send.objects.filter(org__in=orgs), triggers=Trigger.objects.none(),
+            cache_key=dashboard_cache_key(orgs), queue=False,
+        )  # fmt: skip
+        send_log = False
+    return {
+        "dashboard": dashboard,
+        "chart": chart_svg(dashboard),
+        "legend": legend(dashboard),
+        "send_log": send_log,
+    }
 
 
 def dashboard_cache_key(orgs: set[int] | None) -> str:

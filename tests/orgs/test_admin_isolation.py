@@ -4,6 +4,8 @@ The admin counterpart of the API's isolation tests. A model registered in the ad
 OrgScopedAdmin mixin fails test_every_admin_page_is_org_scoped_or_for_operators_only.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.admin.filters import RelatedFieldListFilter
@@ -12,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orgs.admin_scoping import OrgScopedAdmin
-from orgs.models import ApiToken, AuditEntry, Org
+from orgs.models import ApiToken, AuditEntry, Invitation, Membership, Org, hash_token
 from orgs.roles import ROLE_PERMISSIONS
 from orgs.services import token_create
 from outbound_webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -20,7 +22,7 @@ from providers.models import Provider
 from providers.services import provider_create
 from sends.models import DeliveryEvent, Send, Trigger
 from suppressions.models import Suppression
-from tests.factories import CampaignFactory, RecipientFactory
+from tests.factories import CampaignFactory, MembershipFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +54,14 @@ def one_of_each(org: Org) -> dict:
         ),
         Suppression: Suppression.objects.create(org=org, address=f"x{org.pk}@example.com", reason="manual"),
         WebhookEndpoint: endpoint,
+        Membership: MembershipFactory(org=org, role=Membership.Role.MARKETER),
+        Invitation: Invitation.objects.create(
+            org=org,
+            email=f"new{org.pk}@example.com",
+            role=Membership.Role.MARKETER,
+            token_hash=hash_token(f"raw{org.pk}"),
+            expires_at=timezone.now() + timedelta(days=1),
+        ),
         WebhookDelivery: WebhookDelivery.objects.create(
             endpoint=endpoint, send=send, event="failed", payload={}, retry_until=timezone.now()
         ),

@@ -28,7 +28,19 @@
       });
     }
 
+    // What the channel has, and only that: an SMS is a message alone, with no sender, subject or HTML.
+    function fitChannel(channel) {
+      var sms = channel === "sms";
+      panel.querySelector(".herald-preview-subject-line").hidden = sms;
+      panel.querySelector(".herald-preview-message-line").hidden = !sms;
+      panel.querySelector(".herald-preview-parts").hidden = sms;
+      ["from_email", "reply_to", "subject", "html"].forEach(function (name) {
+        form.querySelectorAll(".field-" + name).forEach(function (row) { row.hidden = sms; });
+      });
+    }
+
     function render(data) {
+      fitChannel(data.channel);
       panel.querySelector(".herald-preview-subject").textContent = data.subject;
       // A new frame each time, its sandbox attribute set before its content: Chromium does not repaint a
       // frame that was hidden when its content changed.
