@@ -171,3 +171,14 @@ def test_the_campaign_page_shows_when_a_send_would_go_in_each_zone(admin_client,
     page = admin_client.get(f"/admin/campaigns/campaign/{windowed.pk}/change/").content.decode()
     assert "UTC: Wed 09 Dec 08:00, when the window opens" in page
     assert "America/Los_Angeles: Wed 09 Dec 08:00, when the window opens" in page
+
+
+@time_machine.travel(utc(2026, 12, 9, 5, 0), tick=False)
+def test_the_campaign_page_answers_for_a_zone_staff_ask_about(admin_client, windowed):
+    url = f"/admin/campaigns/campaign/{windowed.pk}/change/"
+    page = admin_client.get(url, {"zone": "Asia/Tokyo"}).content.decode()
+    assert "Asia/Tokyo: now" in page  # 14:00 on a Wednesday there
+    assert 'form="zone-preview"' in page and '<form id="zone-preview" method="get"' in page
+    refused = admin_client.get(url, {"zone": "Mars/Olympus"}).content.decode()
+    assert "is not an IANA time zone" in refused
+    assert "Mars/Olympus:" not in refused
