@@ -35,6 +35,12 @@ class TwilioSMSBackend(BaseSMSBackend):
             session_read_environment_once(session, API_URL)
         self.client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
+    def close(self) -> None:
+        # Connections closes an idle backend before making a new one: its socket must go with it.
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()
+
     def send(self, message: SMSMessage) -> str:
         options = {"to": message.to, "body": message.body}
         if settings.TWILIO_MESSAGING_SERVICE_SID:
