@@ -7,13 +7,18 @@ starts; what is timed is building the email, Anymail's payload, the HTTP call an
 Prints the client's CPU (time.process_time) per send, the median of several rounds, and with
 `--profile` the top of a cProfile of one more round.
 
-    python -m bench.client_cpu [--n 2000] [--rounds 5] [--profile]
+`--sms`: the same for SMS through dispatch.twilio and twilio's own client and session, to a small
+stand-in for Twilio's Messages API in a process of its own (only the URL's scheme and host swapped).
+
+    python -m bench.client_cpu [--n 2000] [--rounds 5] [--profile] [--sms]
 """
 
 import argparse
 import cProfile
+import http.server
 import io
 import json
+import multiprocessing
 import os
 import pstats
 import socket
@@ -48,6 +53,43 @@ def standin_start() -> tuple[subprocess.Popen, str]:
     raise TimeoutError("the ESP stand-in did not start listening")
 
 
+class _TwilioAnswer(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API
+    wbufsize = 65536  # the head and body in one write: no Nagle-delayed-ACK stall of 40 ms each
+    count = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _TwilioAnswer.count += 1
+        body = json.dumps({"sid": f"SM{_TwilioAnswer.count:032x}", "status": "queued"}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _twilio_serve(port: int) -> None:
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), _TwilioAnswer).serve_forever()
+
+
+def twilio_standin_start() -> tuple[multiprocessing.Process, str]:
+    port = _free_port()
+    process = multiprocessing.get_context("fork").Process(target=_twilio_serve, args=(port,), daemon=True)
+    process.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"http://127.0.0.1:{port}"
+        time.sleep(0.1)
+    process.kill()
+    raise TimeoutError("the Twilio stand-in did not start listening")
+
+
 def standin_stats(url: str) -> dict:
     with urllib.request.urlopen(url + "_stats", timeout=5) as answer:
         return json.loads(answer.read())
@@ -65,6 +107,35 @@ def configure(url: str) -> None:
     import django
 
     django.setup()
+
+
+def configure_sms(url: str) -> None:
+    from django.conf import settings
+    from twilio.http.http_client import TwilioHttpClient
+
+    from dispatch import twilio
+
+    class ToStandIn(TwilioHttpClient):
+        def request(self, method, uri, *args, **kwargs):
+            return super().request(method, uri.replace(twilio.API_URL.rstrip("/"), url), *args, **kwargs)
+
+    class Backend(twilio.TwilioSMSBackend):
+        http_client = ToStandIn
+
+    globals()["TwilioToStandIn"] = Backend
+    settings.SMS_BACKEND = f"{__name__}.TwilioToStandIn"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "bench"
+    settings.TWILIO_FROM = "+4915100000001"
+
+
+def prepared_sms(n: int) -> list:
+    from mailings.models import Mailing
+    from mailings.rendering import Rendered
+    from sends.models import Send
+
+    mailing = Mailing(channel="sms")
+    rendered = Rendered(locale="en", subject="", text="Your code is 4711", html="")
+    return [(Send(mailing=mailing, channel="sms", to_address=f"+4915112{i:06d}"), rendered) for i in range(n)]
 
 
 def prepared(n: int) -> list:
@@ -110,11 +181,16 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=2000, help="sends per round (default 2000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is printed (default 5)")
     parser.add_argument("--profile", action="store_true", help="and print a cProfile of one more round")
+    parser.add_argument("--sms", action="store_true", help="SMS through Twilio's client instead of email")
     args = parser.parse_args(argv)
     process, url = standin_start()
+    sms_process = None
     try:
         configure(url)
-        messages = prepared(args.n)
+        if args.sms:
+            sms_process, sms_url = twilio_standin_start()
+            configure_sms(sms_url)
+        messages = prepared_sms(args.n) if args.sms else prepared(args.n)
         rounds = [one_round(messages) for _ in range(args.rounds)]
         stats = standin_stats(url)
         each = ", ".join(f"{r * 1e6:.0f}" for r in rounds)
@@ -135,6 +211,8 @@ def main(argv=None) -> None:
             report.sort_stats("cumulative").print_stats(45)
             print(out.getvalue())
     finally:
+        if sms_process is not None:
+            sms_process.kill()
         process.terminate()
         process.wait(timeout=10)
 

@@ -47,6 +47,12 @@ class TwilioSMSBackend(BaseSMSBackend):
             session_read_environment_once(session, API_URL)
         self.client = Client(self.account_sid, auth_token, http_client=http_client)
 
+    def close(self) -> None:
+        # Connections closes an idle backend before making a new one: its socket must go with it.
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()
+
     def send(self, message: SMSMessage) -> str:
         options = {"to": message.to, "body": message.body}
         if self.messaging_service_sid:

@@ -406,3 +406,12 @@ def test_chunks_dispatched_one_after_another_reuse_the_workers_connection(to_sta
     assert Send.objects.filter(status=Send.Status.SENT).count() == 4
     assert sorted(p["json"]["To"] for p in to_standin.posted) == sorted(s.to_address for s in sends)
     assert to_standin.stats()["connections_total"] == 1
+
+
+def test_closing_the_connections_closes_twilios_socket(twilio):
+    connections = Connections()
+    deliver(an_sms(), RENDERED, [], connections)
+    pools = connections.sms.client.http_client.session.adapters["http://"].poolmanager.pools
+    assert len(pools) == 1
+    connections.close()
+    assert len(pools) == 0
