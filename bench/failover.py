@@ -1,4 +1,4 @@
-"""7f. Failover: an org's two providers, each a Postmark stand-in answering after 100 ms behind Anymail's
+"""7g. Failover: an org's two providers, each a Postmark stand-in answering after 100 ms behind Anymail's
 real backend. The same run twice, both providers up, then the first down (every call a 500): how much
 later the sends end, at p99 from accepted to sent, once the circuit has opened."""
 

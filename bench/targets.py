@@ -329,9 +329,9 @@ FAILOVER_ADDED_P99 = 5.0
 
 
 def failover_row(result: failover.FailoverResult) -> Row:
-    """7f: what an outage of an org's first provider adds to its sends' time to sent, at p99."""
+    """7g: what an outage of an org's first provider adds to its sends' time to sent, at p99."""
     return Row(
-        "7f",
+        "7g",
         f"provider {failover.DELAY_MS} ms, first of two down: p99 accepted to sent, added "
         f"({result.n:,} sends, {result.rate_down:,.0f}/s vs {result.rate_up:,.0f}/s; "
         f"{result.primary_failures} calls to the one down)",
