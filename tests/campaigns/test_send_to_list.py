@@ -157,6 +157,23 @@ def test_confirming_twice_makes_one_trigger(marketer, shop_campaign):
     assert bytes(ListUpload.objects.get().content) == b"", "the list is not kept once it is sent"
 
 
+def test_the_sent_page_links_into_the_send_log_only_for_those_who_may_open_it(
+    marketer, shop_campaign, client, org
+):
+    checked = upload(marketer, shop_campaign, csv_file(HEADER + rows(2)))
+    preview = checked.redirect_chain[-1][0]
+    page = marketer.post(preview, {"confirm": "1"}, follow=True).content.decode()
+    trigger = Trigger.objects.get()
+    assert f"trigger {trigger.pk}" in page
+    assert "/admin/sends/" not in page, "a marketer may not open the send log: no link there"
+    client.force_login(MembershipFactory(org=org, role=Membership.Role.ADMIN).user)
+    page = client.get(preview).content.decode()
+    assert (
+        f"/admin/sends/trigger/{trigger.pk}/change/" in page
+        and "/admin/sends/send/?trigger__id__exact" in page
+    )
+
+
 def test_the_same_file_uploaded_and_confirmed_again_is_still_one_trigger(marketer, shop_campaign):
     for _ in range(2):
         preview = upload(marketer, shop_campaign, csv_file(HEADER + rows(2))).redirect_chain[-1][0]
