@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: `runserver` (what `make run` starts) leaves /static/ to WhiteNoise, as gunicorn does;
+    # Django's own development handler answers a `..` path with a 500 (SuspiciousFileOperation).
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -116,8 +119,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.getenv("STATIC_ROOT", VAR_DIR / "static"))
-# WhiteNoise serves what `collectstatic` put in STATIC_ROOT, so gunicorn alone serves the admin's assets.
+# WhiteNoise serves what `collectstatic` put in STATIC_ROOT, so gunicorn alone serves the admin's assets; and
+# what the apps' finders find, so `make run` serves them with no collectstatic. It serves only the files it
+# indexed at startup: anything else under /static/ (a `..` path too) is a plain 404.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.auth.ApiTokenAuthentication"],
