@@ -34,7 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    # Before staticfiles: `runserver` (what `make run` starts) leaves /static/ to WhiteNoise, as gunicorn does;
+    # Before staticfiles: runserver (what `make run` starts) leaves /static/ to WhiteNoise, as gunicorn does;
     # Django's own development handler answers a `..` path with a 500 (SuspiciousFileOperation).
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
