@@ -34,7 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    # Before staticfiles: runserver (what `make run` starts) leaves /static/ to WhiteNoise, as gunicorn does;
+    # Before staticfiles: runserver (what `make run` starts) leaves /static/ to Herald, as gunicorn does;
     # Django's own development handler answers a `..` path with a 500 (SuspiciousFileOperation).
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
@@ -119,11 +119,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.getenv("STATIC_ROOT", VAR_DIR / "static"))
-# WhiteNoise serves what `collectstatic` put in STATIC_ROOT, so gunicorn alone serves the admin's assets; and
-# what the apps' finders find, so `make run` serves them with no collectstatic. It serves only the files it
-# indexed at startup: anything else under /static/ (a `..` path too) is a plain 404.
+# WhiteNoise serves what `collectstatic` put in STATIC_ROOT, so gunicorn alone serves the admin's assets;
+# without a collectstatic (`make run`), config/urls.py serves them from the apps.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["orgs.auth.ApiTokenAuthentication"],
