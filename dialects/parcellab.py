@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from campaigns.selectors import campaign_get
 from core.errors import Conflict, HeraldError, Invalid, NotFound, Problem
+from core.inputs import name_problem
 from dialects.common import (
     DialectView,
     Forbidden,
@@ -82,6 +83,7 @@ class TriggerMessageView(ParcelLabView):
             problems.append(
                 Problem("channel", f"'{body['channel']}' is not a channel Herald sends: use email or SMS.")
             )
+        problems += _line_problems(body)
         if problems:
             raise Invalid(
                 f"The payload has {len(problems)} problem(s); nothing was triggered.", problems=problems
@@ -153,6 +155,16 @@ class RetriggerMessageView(ParcelLabView):
         return Response(
             {"success": True, "id": str(new.pk), "retriggered": str(old.pk)}, status=status.HTTP_202_ACCEPTED
         )
+
+
+def _line_problems(body: dict) -> list[Problem]:
+    """correlationId becomes the trigger's reference and client its metadata: both reach logs and webhooks,
+    so each is one line (core/inputs.py)."""
+    return [
+        Problem(name, problem)
+        for name in ("correlationId", "client")
+        if isinstance(body.get(name), str) and (problem := name_problem(body[name]))
+    ]
 
 
 def _credential_error(status_code: int, message: str) -> HeraldError:
