@@ -1,13 +1,19 @@
 """Issue #17 in the dialects: a line break in anything that becomes a name, a header or a reference is a 400
 naming the field, and the refused request stores nothing; a link id with a NUL is the link's 404."""
 
+import threading
+import time
+
 import pytest
+from django.core import mail
+from django.db import connection
 from rest_framework.test import APIClient
 
+from dialects.marketing_cloud import access_token_issue
 from orgs.services import token_create
 from recipients.models import Recipient
 from sends.models import Trigger
-from tests.factories import CampaignFactory, RecipientFactory
+from tests.factories import CampaignFactory, MailingFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +96,37 @@ def test_a_link_id_that_is_no_hex_is_the_links_404(world, link_id):
     response = APIClient().get(f"/trg/{link_id}/ada@example.com")
     assert response.status_code == 404
     assert Recipient.objects.count() == 1 and not Trigger.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_send_off_the_main_thread_keeps_the_render_limit(settings, org):
+    """Item 4: Marketing Cloud's SYNC renders in the web thread, which under runserver is not the main one,
+    where a signal-based limit never fired (27 million iterations held the request for 7 s)."""
+    settings.HERALD_TEMPLATE_TIME_LIMIT = 0.5
+    loops = (
+        "{% for a in context.x %}{% for b in context.x %}{% for c in context.x %}.{% endfor %}{% endfor %}"
+    )
+    mailing = MailingFactory(org=org, subject="Hi", text=loops + "{% endfor %}", html="")
+    campaign = CampaignFactory(org=org, key="slow", email_mailing=mailing)
+    token, _ = token_create(org=org, name="mc")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_issue(token)}")
+    body = {"To": {"Address": "bo@example.com", "ContactAttributes": {"SubscriberAttributes": {
+        "x": list(range(300))}}}, "Options": {"RequestType": "SYNC"}}  # fmt: skip
+    answered = {}
+
+    def call():
+        started = time.monotonic()
+        answered["response"] = client.post(
+            f"/messaging/v1/messageDefinitionSends/key:{campaign.key}/send", body, format="json"
+        )
+        answered["seconds"] = time.monotonic() - started
+        connection.close()
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join(30)
+    assert answered["seconds"] < 5
+    [result] = answered["response"].json()["responses"]
+    assert result["hasErrors"] is True and "Sent" not in result.get("messages", [])
+    assert not mail.outbox
