@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from campaigns.models import Campaign
-from core.errors import HeraldError, Invalid, Problem
+from core.errors import MAX_PROBLEMS, HeraldError, Invalid, Problem
 from core.inputs import json_problem, name_problem
 from core.wire import JSONRenderer
 from dialects.openapi import ID_MAX, DialectAutoSchema
@@ -110,6 +110,9 @@ class DialectView(APIView):
             logger.exception("%s failed on %s", type(self).__name__, self.request.path)
             error = ServerFault("The request failed on the server; it has been logged.")
         set_rollback()
+        # Each vendor's shape lists the problems its own way; at most MAX_PROBLEMS, as the native API does,
+        # so a refused 100,000-item body answers briefly (#17).
+        error.problems = error.problems[:MAX_PROBLEMS]
         if isinstance(error, Unauthorized):
             AuthFailures.record(self.request)
         response = self.error_response(error)

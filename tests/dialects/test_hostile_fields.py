@@ -130,3 +130,27 @@ def test_a_sync_send_off_the_main_thread_keeps_the_render_limit(settings, org):
     [result] = answered["response"].json()["responses"]
     assert result["hasErrors"] is True and "Sent" not in result.get("messages", [])
     assert not mail.outbox
+
+
+def test_a_parcellab_batch_over_the_limit_is_refused_briefly_and_at_once(world, org):
+    _, _, secret = world
+    body = {"to": [{"address": f"r{i}@example.com"} for i in range(100_000)], "channel": "email",
+            "message": "order-completed"}  # fmt: skip
+    started = time.monotonic()
+    response = APIClient().post(
+        "/v2/trigger-message", body, format="json", HTTP_USER=str(org.pk), HTTP_TOKEN=secret
+    )
+    assert response.status_code == 400 and [e["field"] for e in response.json()["errors"]] == ["to"]
+    assert time.monotonic() - started < 5
+    assert not Trigger.objects.exists()
+
+
+def test_a_dialect_lists_at_most_a_hundred_problems(world, org):
+    campaign, _, secret = world
+    body = [{"email": f"r{i}@example.com", "bogus": 1} for i in range(1_000)]
+    response = APIClient().post(
+        f"/v3.7/mailing/trigger?orgid={org.pk}&mid={campaign.pk}", body, format="json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert len(response.json()["errors"]) == 100 and len(response.content) < 10_000
