@@ -154,3 +154,12 @@ def test_a_dialect_lists_at_most_a_hundred_problems(world, org):
     )  # fmt: skip
     assert response.status_code == 400
     assert len(response.json()["errors"]) == 100 and len(response.content) < 10_000
+
+
+@pytest.mark.parametrize("who", ["..%2F..%2Fetc%2Fpasswd", "a/b", "ann@example.com/x"])
+def test_a_slash_in_the_links_profile_is_the_vendors_400(world, who):
+    campaign, _, _ = world
+    response = APIClient().post(f"/trg/{campaign.link_id}/{who}", {}, format="json")
+    assert response.status_code == 400 and response.json()["data"] is None
+    assert "profile" in response.json()["error_text"]
+    assert not Trigger.objects.exists()
