@@ -53,7 +53,7 @@ urlpatterns: list = [
     # `who` to the end: a slash in it (an encoded one too, which arrives decoded) is the view's 400 in the
     # vendor's shape, not a 404 of Herald's own.
     re_path(
-        r"^trg/(?P<link_id>[^/]+)/(?P<who>.+?)/?$",
+        r"^trg/(?P<link_id>[^/]+)/(?P<who>.+?)(?:/)?$",
         trigger_launch.LinkView.as_view(),
         name="trigger-launch-link",
     ),
