@@ -163,3 +163,9 @@ def test_a_slash_in_the_links_profile_is_the_vendors_400(world, who):
     assert response.status_code == 400 and response.json()["data"] is None
     assert "profile" in response.json()["error_text"]
     assert not Trigger.objects.exists()
+
+
+def test_a_line_break_in_the_links_profile_is_the_vendors_400(world):
+    campaign, _, _ = world
+    response = APIClient().post(f"/trg/{campaign.link_id}/a%0Ab", {}, format="json")
+    assert response.status_code == 400 and response.json()["data"] is None
