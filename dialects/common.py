@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from campaigns.models import Campaign
-from core.errors import HeraldError, Invalid, Problem
-from core.inputs import json_problem
+from core.errors import MAX_PROBLEMS, HeraldError, Invalid, Problem
+from core.inputs import json_problem, name_problem
 from core.wire import JSONRenderer
 from dialects.openapi import ID_MAX, DialectAutoSchema
 from intake.accept import TriggerResult, trigger_accept
@@ -110,6 +110,9 @@ class DialectView(APIView):
             logger.exception("%s failed on %s", type(self).__name__, self.request.path)
             error = ServerFault("The request failed on the server; it has been logged.")
         set_rollback()
+        # Each vendor's shape lists the problems its own way; at most MAX_PROBLEMS, as the native API does,
+        # so a refused 100,000-item body answers briefly (#17).
+        error.problems = error.problems[:MAX_PROBLEMS]
         if isinstance(error, Unauthorized):
             AuthFailures.record(self.request)
         response = self.error_response(error)
@@ -208,24 +211,30 @@ def require_scope(token: ApiToken, *scopes: str) -> None:
 
 def idempotency_key(request, source: str) -> str | None:
     """The caller's Idempotency-Key header, namespaced by dialect so two dialects never share a key."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        return None
-    if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise Invalid(
-            "The Idempotency-Key header is too long.",
-            problems=[Problem("Idempotency-Key", f"At most {IDEMPOTENCY_KEY_MAX} characters.")],
-        )
-    return f"{source}:{key}"
+    key = _header_key(request)
+    return f"{source}:{key}" if key else None
 
 
 def caller_reference(request) -> str:
     """The Idempotency-Key as the caller gave it: the trigger's reference where the vendor's body has no id.
 
     It names the event in the caller's system, so the caller finds the trigger and its sends by it
-    (?reference=). A key over the limit is refused by idempotency_key() before anything is stored.
+    (?reference=), and it is in every webhook about them.
     """
-    return request.headers.get("Idempotency-Key", "").strip()[:IDEMPOTENCY_KEY_MAX]
+    return _header_key(request)
+
+
+def _header_key(request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    problem = f"At most {IDEMPOTENCY_KEY_MAX} characters." if len(key) > IDEMPOTENCY_KEY_MAX else None
+    # Stored as the trigger's reference, it reaches logs and webhooks: one line, like any other name.
+    problem = problem or (name_problem(key) if key else None)
+    if problem:
+        raise Invalid(
+            "The Idempotency-Key header is not one Herald takes.",
+            problems=[Problem("Idempotency-Key", problem)],
+        )
+    return key
 
 
 _DIGITS = re.compile(r"[0-9]{1,18}")

@@ -3,6 +3,7 @@
 Every read is within one org, except the link lookup, where the link itself is the credential.
 """
 
+import re
 import uuid
 
 import xxhash
@@ -16,8 +17,14 @@ from orgs.models import ApiToken, Org
 from recipients.models import Recipient
 from sends.models import Send
 
+_LINK_ID = re.compile(r"[0-9A-Fa-f]{1,64}")
+
 
 def campaign_by_link(*, link_id: str) -> Campaign:
+    # A link id is hex (Campaign.link_id): anything else names no campaign, and a NUL in it would be an
+    # error from PostgreSQL rather than a 404.
+    if not _LINK_ID.fullmatch(link_id):
+        raise NotFound("No trigger has this link.")
     campaign = (
         Campaign.objects.select_related("org", "email_mailing", "sms_mailing").filter(link_id=link_id).first()
     )

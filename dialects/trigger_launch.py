@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_get
 from core.errors import HeraldError, Invalid, NotFound, Problem
+from core.inputs import locale_problem, name_problem
 from dialects.common import (
     DialectView,
     Unauthorized,
@@ -90,6 +91,7 @@ class StartView(TriggerLaunchView):
             campaign = campaign_get(org=token.org, pk=campaign_id)
         except NotFound as exc:
             raise NotFound(f"No trigger campaign with id {campaign_id}.") from exc
+        _check_title(body.get("content"))
         profiles, channel = audience(token.org, body)
         command = TriggerCommand(
             recipients=[RecipientSpec(id=profile.pk) for profile in profiles],
@@ -161,6 +163,16 @@ def _check(schema: dict, body: Any) -> None:
     problems = schema_problems(schema, body)
     if problems:
         raise Invalid(f"The request has {len(problems)} problem(s).", problems=problems)
+
+
+def _check_title(content: dict | None) -> None:
+    # The vendor's templates make content.email_title the subject: a header, so one line.
+    title = (content or {}).get("email_title")
+    problem = name_problem(title) if isinstance(title, str) else None
+    if problem:
+        raise Invalid(
+            "content.email_title is not one line.", problems=[Problem("content.email_title", problem)]
+        )
 
 
 def audience(org: Org, body: dict) -> tuple[list[Recipient], str | None]:
@@ -346,10 +358,20 @@ def field_values(profile: Recipient, fields: list[dict]) -> tuple[dict | None, d
         stored = getattr(profile, target) if target in PROFILE_FIELDS else profile.attributes.get(name)
         context[name] = stored if option == 0 and stored not in (None, "") else value
         if option == 2:
+            problem = _profile_value_problem(target, value)
+            if problem:
+                problems.append(Problem(f"fields[{i}].value", problem))
             writes[target] = value
     if problems:
         raise Invalid("Some fields cannot be used.", problems=problems)
     return context, writes
+
+
+def _profile_value_problem(target: str, value: Any) -> str | None:
+    """A name written to the profile goes into the To header later; a locale picks a translation."""
+    if not isinstance(value, str) or target not in PROFILE_FIELDS:
+        return None
+    return locale_problem(value) if target == "locale" else name_problem(value)
 
 
 def _accept(

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.inputs import locale_problem, sender_problem
+from core.inputs import locale_problem, name_problem, sender_problem
 from mailings.models import Mailing
 from mailings.rendering import check_context_schema, check_templates, check_translations
 from orgs.api import StrictModelSerializer, checked_by
@@ -25,6 +25,15 @@ class MailingSerializer(StrictModelSerializer):
         problems = check_translations(value)
         if isinstance(value, dict):
             problems.update({key: locale_problem(key) for key in value if locale_problem(key)})
+            # A translated subject is the Subject header, as the mailing's own is: one line.
+            subjects = {f"{key}.subject": c.get("subject") for key, c in value.items() if isinstance(c, dict)}
+            problems.update(
+                {
+                    key: name_problem(s)
+                    for key, s in subjects.items()
+                    if isinstance(s, str) and name_problem(s)
+                }
+            )
         if problems:
             raise serializers.ValidationError({key or "translations": [msg] for key, msg in problems.items()})
         return value

@@ -168,3 +168,11 @@ def test_render_limits_hold_off_the_main_thread(settings):
     thread.start()
     thread.join(10)
     assert "error" in outcome and outcome["seconds"] < 2
+
+
+def test_a_translated_subject_is_one_line_as_the_mailings_own_is(api):
+    body = {"name": "M", "translations": {"de": {"subject": "Hallo\r\nBcc: x@example.com", "text": "a\nb"}}}
+    response = api.post("/api/v1/mailings/", body, format="json")
+    assert response.status_code == 400
+    assert list(problems(response)) == ["translations.de.subject"]
+    assert not Mailing.objects.exists()

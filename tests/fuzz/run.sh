@@ -12,6 +12,9 @@ PORT=${FUZZ_PORT:-$(.venv/bin/python -c 'import socket; s = socket.socket(); s.b
 VAR=$(mktemp -d)
 # Limits off: the fuzzer sends bad tokens on purpose, and thousands of requests a minute.
 export HERALD_VAR_DIR=$VAR HERALD_RATE_LIMIT_PER_MINUTE=0 HERALD_AUTH_FAILURES_PER_MINUTE=0
+# Half the requests carry a value no schema names (issue #17): a lone surrogate, NUL, a line break, deep
+# nesting, extreme dates, huge integers (tests/fuzz/hooks.py). FUZZ_HOOKS= fuzzes without them.
+export SCHEMATHESIS_HOOKS=${FUZZ_HOOKS-tests/fuzz/hooks.py}
 unset DATABASE_URL CELERY_BROKER_URL REDIS_URL
 
 .venv/bin/python manage.py migrate --noinput -v0
