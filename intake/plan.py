@@ -111,7 +111,7 @@ def _command_problems(campaign: Campaign, command: TriggerCommand) -> list[Probl
     problem = locale_problem(command.locale or "")
     if problem:
         problems.append(Problem("locale", problem))
-    for name in ("cancellation_key", "dedup_key"):
+    for name in ("reference", "cancellation_key", "dedup_key"):
         problem = getattr(command, name) and name_problem(getattr(command, name))
         if problem:
             problems.append(Problem(name, problem))

@@ -6,6 +6,7 @@ from typing import Any
 from django.db import transaction
 
 from core.errors import Invalid, Problem
+from core.inputs import locale_problem, name_problem
 from recipients.models import Recipient
 
 logger = logging.getLogger(__name__)
@@ -20,11 +21,15 @@ def recipient_update_fields(*, recipient: Recipient, fields: dict[str, Any]) -> 
 
     Contact points (email, phone, external id) are not fields here: they identify the recipient.
     """
-    problems = [
-        Problem(name, f"Must be text of at most {PROFILE_FIELDS[name]} characters.")
-        for name, value in fields.items()
-        if name in PROFILE_FIELDS and not (isinstance(value, str) and len(value) <= PROFILE_FIELDS[name])
-    ]
+    problems = []
+    for name, value in fields.items():
+        if name not in PROFILE_FIELDS:
+            continue
+        if not (isinstance(value, str) and len(value) <= PROFILE_FIELDS[name]):
+            problems.append(Problem(name, f"Must be text of at most {PROFILE_FIELDS[name]} characters."))
+        elif problem := (locale_problem(value) if name == "locale" else name_problem(value)):
+            # A name ends up in headers and logs, a locale picks a translation: one line, a language tag.
+            problems.append(Problem(name, problem))
     if problems:
         raise Invalid("Some fields cannot be written.", problems=problems)
     with transaction.atomic():

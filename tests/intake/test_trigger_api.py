@@ -340,3 +340,18 @@ def test_a_recipient_with_nothing_to_find_it_by_is_named(api, campaign):
     response = api.post(URL, {"recipients": [{"first_name": "Ann"}]}, format="json")
     assert response.status_code == 400
     assert problems(response) == {"recipients[0]": "Give an id, email, phone or external_id."}
+
+
+def test_a_reference_with_a_line_break_is_a_400_and_stores_nothing(api, campaign):
+    response = api.post(
+        f"/api/v1/campaigns/{campaign.key}/trigger/",
+        {
+            "recipients": [{"email": "a@example.com"}],
+            "context": {"order_number": 1},
+            "reference": "A-1\r\nX: y",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert [p["field"] for p in response.json()["error"]["problems"]] == ["reference"]
+    assert not Trigger.objects.exists()
