@@ -22,7 +22,9 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from dialects.marketing_cloud import access_token_issue
+from orgs.models import ApiToken
 from orgs.services import token_create
+from providers.services import provider_create
 from sends.models import Send, Trigger
 from tests.factories import CampaignFactory, RecipientFactory, SmsMailingFactory
 
@@ -168,7 +170,7 @@ class World:
         self.recipient = RecipientFactory(
             org=self.org, email="ada@example.com", phone="+4915100000001", attributes={"tier": "gold"}
         )
-        token, self.secret = token_create(org=self.org, name="sweep")
+        token, self.secret = token_create(org=self.org, name="sweep", scopes=ApiToken.ALL_SCOPES)
         self.access_token = access_token_issue(token)
         self.trigger = Trigger.objects.create(org=self.org, campaign=self.campaign, reference="order-1")
         self.send = Send.objects.create(
@@ -185,6 +187,9 @@ class World:
         self.suppression_id = self._create("/api/v1/suppressions/", {"address": "gone@example.com"})
         self.webhook_id = self._create("/api/v1/webhooks/", {"url": "https://hooks.example.com/herald"})
         self.audit_id = self.org.audit_entries.values_list("pk", flat=True).first() or 1
+        self.provider = provider_create(
+            org=self.org, actor=None, kind="postmark", name="Postmark", credentials={"server_token": "t"}
+        )
 
     def _create(self, path: str, body: dict) -> int:
         response = Client().post(path, body, content_type="application/json", **self.headers(["ApiToken"]))
@@ -216,6 +221,7 @@ class World:
             "suppressions": self.suppression_id,
             "triggers": self.trigger.pk,
             "webhooks": self.webhook_id,
+            "providers": self.provider.pk,
         }
         room = path.removeprefix("/api/v1/").split("/", 1)[0]
         return {
@@ -291,6 +297,17 @@ class World:
             "api_v1_webhooks_create": [webhook],
             "api_v1_webhooks_update": [webhook],
             "api_v1_webhooks_partial_update": [{"active": False}],
+            "api_v1_providers_create": [
+                {
+                    "kind": "postmark",
+                    "name": "Postmark 2",
+                    "credentials": {"server_token": "t2"},
+                    "options": {},
+                }
+            ],
+            "api_v1_providers_update": [{"kind": "postmark", "name": "Postmark", "enabled": True}],
+            "api_v1_providers_partial_update": [{"enabled": False}],
+            "api_v1_providers_reorder_create": [{"channel": "email", "order": [self.provider.pk]}],
             "marketing_cloud_token": [
                 {"grant_type": "client_credentials", "client_id": self.org.pk, "client_secret": self.secret}
             ],
