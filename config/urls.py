@@ -14,6 +14,7 @@ from mailings.api import MailingViewSet
 from orgs.audit_api import AuditEntryViewSet
 from outbound_webhooks.api import WebhookEndpointViewSet
 from privacy.api import ErasableRecipientViewSet
+from provider_events.org_tracking import provider_tracking
 from provider_events.twilio import twilio_status_callback
 from provider_events.unsubscribe import unsubscribe
 from providers.api import ProviderViewSet
@@ -50,6 +51,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # An org's own ESP account posts here, with its own secret; the server's account to Anymail's own URLs.
+    path("anymail/providers/<int:provider_id>/tracking/", provider_tracking, name="provider-tracking"),
     path("anymail/", include("anymail.urls")),
     # No trailing slash: RFC 8058 clients post to the URL exactly as the header gives it.
     path("u/<str:token>", unsubscribe, name="unsubscribe"),

@@ -21,6 +21,8 @@ from sends.models import DeliveryEvent, Send
 from suppressions.models import Suppression
 from suppressions.services import suppression_add
 
+from .org_tracking import posting_org
+
 logger = logging.getLogger(__name__)
 Status = Send.Status
 Type = DeliveryEvent.Type
@@ -51,6 +53,10 @@ SUPPRESSING = {
 
 def on_tracking(sender: Any, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
     """Receiver of anymail.signals.tracking (connected in ProviderEventsConfig.ready)."""
+    org_id = posting_org.get()
+    if org_id is not None:  # an org's own account, on its own URL, checked with its own secret
+        delivery_event_record(esp_name=esp_name, event=event, org_id=org_id)
+        return
     if not get_anymail_setting("webhook_secret", default=None):
         # Anymail only warns when webhooks have no basic auth; Herald refuses, since anyone could then post
         # bounces and suppress an org's addresses. A 500 makes the provider retry once this is fixed.
@@ -132,10 +138,10 @@ def dedupe_key(*, esp_name: str, event: AnymailTrackingEvent) -> str:
 
 
 def _send_for(event: AnymailTrackingEvent, org_id: int | None = None) -> Send | None:
-    """The send the event is about; only among `org_id`'s where the event came from an org's own account."""
+    """The send the event is about: only among `org_id`'s where the event came from an org's own account,
+    and only among those the server's own providers sent where it came from one of them."""
     sends = Send.objects.select_related("org")
-    if org_id is not None:
-        sends = sends.filter(org_id=org_id)
+    sends = sends.filter(org_id=org_id) if org_id is not None else sends.filter(provider="")
     if event.message_id:
         send = sends.filter(provider_message_id=str(event.message_id)).order_by("-pk").first()
         if send is not None:

@@ -10,8 +10,15 @@ from core.errors import Invalid
 from orgs.admin_scoping import OrgScopedAdmin
 
 from .kinds import KINDS
-from .models import Provider
-from .services import EDITABLE, provider_create, provider_delete, provider_problems, provider_update
+from .models import Provider, tracking_url
+from .services import (
+    EDITABLE,
+    provider_create,
+    provider_delete,
+    provider_problems,
+    provider_tracking_secret_new,
+    provider_update,
+)
 from .testing import provider_test
 
 NEEDS = "; ".join(f"{name}: {', '.join(kind.secrets)}" for name, kind in KINDS.items())
@@ -80,12 +87,20 @@ class ProviderAdmin(OrgScopedAdmin, admin.ModelAdmin):
     list_editable = ["position", "enabled"]
     list_filter = ["org", "channel", "kind", "enabled"]
     search_fields = ["name"]
-    readonly_fields = ["credentials_set", "created_at", "updated_at"]
-    actions = ["send_test"]
+    readonly_fields = ["credentials_set", "tracking_webhook", "created_at", "updated_at"]
+    actions = ["send_test", "tracking_secret_new"]
 
     @admin.display(description="Credentials set")
     def credentials_set(self, provider: Provider) -> str:
         return ", ".join(provider.credential_names) or "-"
+
+    @admin.display(description="Tracking webhook")
+    def tracking_webhook(self, provider: Provider) -> str:
+        url = tracking_url(provider)
+        if url is None:
+            return "-" if provider.pk else "Its URL and secret are shown once it is saved."
+        secret = "its secret is set" if provider.tracking_secret_hash else "no secret yet: make one (action)"
+        return f"{url} ({secret}; shown only when made)"
 
     def save_model(self, request, obj: Provider, form, change: bool) -> None:
         data = form.cleaned_data
@@ -96,6 +111,8 @@ class ProviderAdmin(OrgScopedAdmin, admin.ModelAdmin):
                     credentials=data["credentials"], **{name: getattr(obj, name) for name in EDITABLE},
                 )  # fmt: skip
                 obj.pk = saved.pk
+                if saved.tracking_secret:
+                    self._tracking_secret_show(request, saved, saved.tracking_secret)
                 return
             changes = {name: getattr(obj, name) for name in EDITABLE}
             stored = Provider.objects.get(pk=obj.pk)
@@ -111,6 +128,26 @@ class ProviderAdmin(OrgScopedAdmin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for provider in queryset:
             provider_delete(provider=provider, actor=request.user)
+
+    @admin.action(description="Make a new tracking webhook secret (the old one stops working)",
+                  permissions=["change"])  # fmt: skip
+    def tracking_secret_new(self, request, queryset) -> None:
+        for provider in queryset:
+            try:
+                secret = provider_tracking_secret_new(provider=provider, actor=request.user)
+            except Invalid as exc:
+                messages.error(request, f"{provider.name}: {exc.problems[0].message}")
+            else:
+                self._tracking_secret_show(request, provider, secret)
+
+    def _tracking_secret_show(self, request, provider: Provider, secret: str) -> None:
+        user, _, password = secret.partition(":")
+        scheme, _, rest = tracking_url(provider).partition("://")
+        messages.warning(
+            request,
+            f"{provider.name}: give {provider.spec.label} this tracking webhook URL, shown only this once: "
+            f"{scheme}://{user}:{password}@{rest}",
+        )
 
     @admin.action(description="Send a test message through it (to your own address)", permissions=["change"])
     def send_test(self, request, queryset) -> None:

@@ -10,8 +10,15 @@ from mailings.models import Channel
 from orgs.api import OrgScopedViewSet, StrictModelSerializer
 
 from .kinds import KIND_CHOICES, KINDS
-from .models import Provider
-from .services import provider_create, provider_delete, provider_problems, provider_update, providers_reorder
+from .models import Provider, tracking_url
+from .services import (
+    provider_create,
+    provider_delete,
+    provider_problems,
+    provider_tracking_secret_new,
+    provider_update,
+    providers_reorder,
+)
 
 
 class ProviderSerializer(StrictModelSerializer):
@@ -22,6 +29,14 @@ class ProviderSerializer(StrictModelSerializer):
         child=serializers.CharField(trim_whitespace=False), write_only=True, required=False,
         help_text="Required when created; given on a change, replaces the stored ones whole. Never shown.",
     )  # fmt: skip
+    tracking_url = serializers.SerializerMethodField(
+        help_text="Where the account posts its delivery events, with `tracking_secret` as basic auth; "
+        "null for a kind that posts none."
+    )
+    tracking_secret = serializers.SerializerMethodField(
+        help_text="The `user:pass` its tracking webhooks carry: only in the answer that made it (the create, "
+        "and POST …/tracking_secret/), never again."
+    )
     credentials_set = serializers.ListField(
         source="credential_names", child=serializers.CharField(), read_only=True,
         help_text="The names of the credentials stored, never their values.",
@@ -31,9 +46,15 @@ class ProviderSerializer(StrictModelSerializer):
         model = Provider
         fields = [
             "id", "channel", "kind", "name", "position", "enabled", "max_in_flight", "per_second", "options",
-            "credentials", "credentials_set", "created_at", "updated_at",
+            "credentials", "credentials_set", "tracking_url", "tracking_secret", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_tracking_url(self, provider: Provider) -> str | None:
+        return tracking_url(provider)
+
+    def get_tracking_secret(self, provider: Provider) -> str | None:
+        return getattr(provider, "tracking_secret", None)
 
     def validate(self, attrs: dict) -> dict:
         if self.instance is not None:
@@ -96,3 +117,11 @@ class ProviderViewSet(OrgScopedViewSet):
             actor=request.user,
         )  # fmt: skip
         return Response(ProviderSerializer(providers, many=True).data, status=status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses=ProviderSerializer)
+    @action(detail=True, methods=["post"])
+    def tracking_secret(self, request, pk=None):
+        """A new secret for the account's tracking webhooks, in this answer only; the old one stops."""
+        provider = self.get_object()
+        provider_tracking_secret_new(provider=provider, actor=request.user)
+        return Response(ProviderSerializer(provider, context=self.get_serializer_context()).data)

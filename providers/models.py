@@ -1,6 +1,9 @@
+import hashlib
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from mailings.models import Channel
@@ -31,6 +34,8 @@ class Provider(models.Model):
     # Write-only: encrypted with HERALD_PROVIDER_KEYS (providers.secrets), never shown or logged.
     credentials_encrypted = models.TextField(editable=False)
     credential_names = models.JSONField(default=list, editable=False, help_text="Which are set, not what.")
+    # The basic-auth `user:pass` its tracking webhooks must carry, hashed: shown once, when it is made.
+    tracking_secret_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,3 +68,16 @@ def status_callback_url(provider: "Provider | None") -> str:
     if not base or provider is None:
         return base
     return f"{base}{'&' if '?' in base else '?'}provider={provider.pk}"
+
+
+def tracking_url(provider: Provider) -> str | None:
+    """Where the account posts its delivery events (its webhook secret goes with them as basic auth); None
+    for a kind that posts none to Herald's Anymail views."""
+    if provider.pk is None or not provider.spec.tracking:
+        return None
+    path = reverse("provider-tracking", kwargs={"provider_id": provider.pk})
+    return settings.HERALD_PUBLIC_URL.rstrip("/") + path
+
+
+def tracking_secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -2,10 +2,12 @@
 their credentials re-encrypted when a key is rotated. No answer, page, log line or audit entry ever
 carries a credential: only the names of those that are set."""
 
+from secrets import token_urlsafe
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.crypto import constant_time_compare
 
 from core.errors import Invalid, Problem
 from core.inputs import name_problem
@@ -15,7 +17,7 @@ from outbound_webhooks.http import url_problem
 
 from . import secrets
 from .kinds import KINDS
-from .models import Provider
+from .models import Provider, tracking_secret_hash
 
 Action = AuditEntry.Action
 MAX_VALUE = 4096
@@ -55,7 +57,13 @@ def provider_problems(
             problems.append(Problem(f"credentials.{name}", f"{spec.label} needs it, as text."))
         elif problem := _text_problem(value):
             problems.append(Problem(f"credentials.{name}", problem))
-    for name in sorted(set(credentials) - set(spec.secrets)):
+    for name in spec.optional_secrets:
+        value = credentials.get(name)
+        if name in credentials and (not isinstance(value, str) or not value):
+            problems.append(Problem(f"credentials.{name}", "Must be text, when given."))
+        elif name in credentials and (problem := _text_problem(value)):
+            problems.append(Problem(f"credentials.{name}", problem))
+    for name in sorted(set(credentials) - set(spec.secrets) - set(spec.optional_secrets)):
         problems.append(Problem(f"credentials.{name}", f"Not a credential of {spec.label}."))
     return problems
 
@@ -115,11 +123,46 @@ def provider_create(
             enabled=enabled,
         )
         provider.set_credentials(credentials)
+        secret = _tracking_secret_set(provider)
         provider.save()
         audit_record(
             actor=actor, action=Action.PROVIDER_CREATED, obj=provider, summary=_summary(provider, [])
         )
+    provider.tracking_secret = secret  # on this instance only: the one time it is shown
     return provider
+
+
+def provider_tracking_secret_new(*, provider: Provider, actor: Any) -> str:
+    """A new secret for the account's tracking webhooks, shown this once; the old one stops working."""
+    if not provider.spec.tracking:
+        raise Invalid(
+            "The provider posts no tracking webhooks to Herald.",
+            problems=[Problem("kind", f"{provider.spec.label} has no tracking webhook secret.")],
+        )
+    secret = _tracking_secret_set(provider)
+    with transaction.atomic():
+        provider.save(update_fields=["tracking_secret_hash", "updated_at"])
+        audit_record(
+            actor=actor, action=Action.PROVIDER_CHANGED, obj=provider,
+            summary=_summary(provider, ["tracking webhook secret replaced"]),
+        )  # fmt: skip
+    provider.tracking_secret = secret
+    return secret
+
+
+def tracking_secret_matches(provider: Provider, presented: str | None) -> bool:
+    """Whether a webhook's basic auth (`user:pass`) is the account's tracking secret."""
+    if not presented or not provider.tracking_secret_hash:
+        return False
+    return constant_time_compare(tracking_secret_hash(presented), provider.tracking_secret_hash)
+
+
+def _tracking_secret_set(provider: Provider) -> str | None:
+    if not provider.spec.tracking:
+        return None
+    secret = f"herald:{token_urlsafe(32)}"
+    provider.tracking_secret_hash = tracking_secret_hash(secret)
+    return secret
 
 
 def provider_update(
