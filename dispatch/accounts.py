@@ -6,6 +6,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from providers.models import Provider, status_callback_url
 
+from .sms import SMSMessage
 from .twilio import TwilioSMSBackend
 
 EMAIL_BACKENDS = {
@@ -25,9 +26,11 @@ def email_connection(provider: Provider):
 
 
 def provider_test_send(provider: Provider, to: str) -> str:
-    """A short message to `to` through `provider` alone; the provider's message id."""
-    if provider.channel != "email":
-        raise ValueError("A test SMS needs a phone number: trigger a campaign to a test recipient instead.")
+    """A short message to `to` (an address, or a number for SMS) through `provider` alone; the provider's
+    message id."""
+    if provider.channel == "sms":
+        text = f"Herald: a test through {provider.name} ({provider.get_kind_display()})."
+        return sms_connection(provider).send(SMSMessage(to=to, body=text))
     message = EmailMultiAlternatives(
         subject=f"Herald: a test through {provider.name}",
         body=f"This message went through {provider.name} ({provider.get_kind_display()}), as a test.",

@@ -5,9 +5,13 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.http import HttpResponse
+from django.shortcuts import render
 
 from core.errors import Invalid
 from orgs.admin_scoping import OrgScopedAdmin
+from recipients.models import clean_phone
 
 from .kinds import KINDS
 from .models import Provider, tracking_url
@@ -149,16 +153,42 @@ class ProviderAdmin(OrgScopedAdmin, admin.ModelAdmin):
             f"{scheme}://{user}:{password}@{rest}",
         )
 
-    @admin.action(description="Send a test message through it (to your own address)", permissions=["change"])
-    def send_test(self, request, queryset) -> None:
-        to = request.user.email
-        if not to:
-            messages.error(request, "Your user has no email address to send a test to.")
-            return
-        for provider in queryset:
-            try:
-                message_id = provider_test(provider=provider, to=to, actor=request.user)
-            except Exception as exc:  # what the provider answered is what staff need to see
-                messages.error(request, f"{provider.name}: {type(exc).__name__}: {exc}")
+    @admin.action(description="Send a test message through it", permissions=["change"])
+    def send_test(self, request, queryset) -> HttpResponse | None:
+        """Asks where to (an address for email, a number for SMS), then sends one through each selected."""
+        channels = sorted(set(queryset.values_list("channel", flat=True)))
+        form = SendTestForm(request.POST if request.POST.get("post") == "yes" else None, channels=channels,
+                            initial={"email": request.user.email})  # fmt: skip
+        if form.is_bound and form.is_valid():
+            for provider in queryset:
+                to = form.cleaned_data["email" if provider.channel == "email" else "phone"]
+                try:
+                    message_id = provider_test(provider=provider, to=to, actor=request.user)
+                except Exception as exc:  # what the provider answered is what staff need to see
+                    messages.error(request, f"{provider.name}: {type(exc).__name__}: {exc}")
+                else:
+                    messages.success(request, f"{provider.name} took a test to {to}: {message_id}")
+            return None
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+            "title": "Send a test message", "providers": list(queryset),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }  # fmt: skip
+        return render(request, "admin/providers/provider/send_test.html", context)
+
+
+class SendTestForm(forms.Form):
+    email = forms.EmailField(label="To the address", required=False)
+    phone = forms.CharField(label="To the number", required=False, help_text="With its country code, +49…")
+
+    def __init__(self, *args, channels: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, channel in (("email", "email"), ("phone", "sms")):
+            if channel in channels:
+                self.fields[name].required = True
             else:
-                messages.success(request, f"{provider.name} took a test to {to}: {message_id}")
+                del self.fields[name]
+
+    def clean_phone(self) -> str | None:
+        return clean_phone(self.cleaned_data["phone"])

@@ -224,9 +224,13 @@ def test_a_test_message_goes_through_that_provider_alone(client, org, standin):
     server, url = standin
     provider = provider_create(org=org, actor=None, options={"api_url": url}, **POSTMARK)
     admin_of(client, org)
+    changelist = reverse("admin:providers_provider_changelist")
+    asked = client.post(changelist, {"action": "send_test", "_selected_action": [provider.pk]})
+    assert asked.status_code == 200 and not server.received, "it asks where to first"
+    assert asked.context["form"]["email"].value() == "ops@example.com"
     response = client.post(
-        reverse("admin:providers_provider_changelist"),
-        {"action": "send_test", "_selected_action": [provider.pk]},
+        changelist,
+        {"action": "send_test", "_selected_action": [provider.pk], "post": "yes", "email": "ops@example.com"},
         follow=True,
     )
     shown = [str(m) for m in response.context["messages"]]

@@ -5,15 +5,17 @@ are checked with its token and move only its org's sends."""
 from urllib.parse import urlencode
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from dispatch import accounts
 from dispatch.chunk import sends_dispatch
+from orgs.models import AuditEntry, Membership
 from providers.services import provider_create
 from sends.models import Send
 from tests.backends import RecordingTwilioBackend, TwilioRecorder
-from tests.factories import CampaignFactory, RecipientFactory, SmsMailingFactory
+from tests.factories import CampaignFactory, MembershipFactory, RecipientFactory, SmsMailingFactory
 
 pytestmark = pytest.mark.django_db
 ORG_SID, ORG_TOKEN = "AC" + "1" * 32, "the-orgs-own-token"
@@ -99,3 +101,20 @@ def test_a_callback_naming_no_such_provider_is_refused(client, org, provider):
         post_status(client, url, {"MessageSid": "SMx", "MessageStatus": "delivered"}, ORG_TOKEN).status_code
         == 403
     )
+
+
+def test_an_admin_sends_a_test_sms_through_the_account_to_a_number_they_give(client, org, provider):
+    user = MembershipFactory(org=org, role=Membership.Role.ADMIN).user
+    client.force_login(user)
+    changelist = reverse("admin:providers_provider_changelist")
+    chosen = {"action": "send_test", "_selected_action": [provider.pk], "post": "yes"}
+    refused = client.post(changelist, {**chosen, "phone": "12345"})
+    assert "not a valid phone number" in str(refused.context["form"].errors["phone"])
+    assert not TwilioRecorder.requests
+    response = client.post(changelist, {**chosen, "phone": "+49 151 12345678"}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith("Our Twilio took a test to +4915112345678: SM") for m in shown), shown
+    [request] = TwilioRecorder.requests
+    assert request["auth"] == (ORG_SID, ORG_TOKEN)
+    assert (request["data"]["To"], request["data"]["From"]) == ("+4915112345678", "+4915199999999")
+    assert AuditEntry.objects.filter(action="provider.tested", object_id=str(provider.pk)).count() == 1
