@@ -42,8 +42,28 @@ def sends_of(campaign, count: int, status=Send.Status.SENT) -> None:
 def test_every_page_says_herald_not_django(admin_client):
     page = admin_client.get(url("index")).content.decode()
     assert "Django administration" not in page and "Django site admin" not in page
-    assert "<title>Herald | Herald</title>" in page
-    assert '<a href="/admin/">Herald</a>' in page
+    assert "<title>Herald | Herald · every org (operator)</title>" in page
+    assert '<a href="/admin/">Herald</a> <span class="herald-org">every org (operator)</span>' in page
+
+
+def test_every_page_a_member_opens_names_their_org_and_role(client, org, other_org):
+    mailing = MailingFactory(org=org, name="Welcome")
+    as_member(client, org, Role.MARKETER)
+    label = f'<span class="herald-org">{org.name} · marketer</span>'
+    for page in (url("index"), url("mailings_mailing_changelist"), url("mailings_mailing_change", mailing.pk),
+                 url("campaigns_campaign_add"), url("password_change")):  # fmt: skip
+        shown = client.get(page).content.decode()
+        assert label in shown, page
+        assert f" · {org.name} · marketer</title>" in shown, page
+        assert other_org.name not in shown, page
+
+
+def test_a_member_of_two_orgs_sees_both_named(client, org, other_org):
+    user = MembershipFactory(org=org, role=Role.SUPPORT).user
+    MembershipFactory(org=other_org, user=user, role=Role.ADMIN)
+    client.force_login(user)
+    names = ", ".join(sorted([org.name, other_org.name]))
+    assert f'<span class="herald-org">{names}</span>' in client.get(url("index")).content.decode()
 
 
 def test_a_marketer_sees_their_orgs_campaign_figures_and_no_queue(client, org, other_org):

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 # test_browser.py's fixtures (Chromium, the live server, the screenshots), used here by their names.
 browser, server, shots = test_browser.browser, test_browser.server, test_browser.shots
-DESKTOP, sync_api = test_browser.DESKTOP, test_browser.sync_api
+DESKTOP, PHONE, sync_api = test_browser.DESKTOP, test_browser.PHONE, test_browser.sync_api
+assert_fits = test_browser.assert_fits
 
 ROWS = 30
 BAD_ROW = 17  # the file's row number: the header is row 1
@@ -40,10 +41,22 @@ def customers_csv(path, *, bad: bool):
     return path
 
 
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
-    server, worker, browser, shots, settings, tmp_path
+    server, worker, browser, shots, settings, tmp_path, viewport
 ):
+    """The whole walk at a desktop's width and at a phone's: at a phone's, each page's content fits it."""
     live_server = server
+    width = viewport["width"]
+    phone = width < DESKTOP["width"]
+
+    def shot(page, name: str, **kwargs) -> None:
+        shots(page, f"{name}-phone" if phone else name, **kwargs)
+
+    def fits(page, selector: str) -> None:
+        if phone:
+            assert_fits(page, selector, width)
+
     settings.HERALD_PUBLIC_URL = live_server.url  # the invitation's link points at this server
     settings.HERALD_DASHBOARD_CACHE_SECONDS = 0
     acme, other = OrgFactory(name="Acme Shop"), OrgFactory(name="Other Shop")
@@ -58,7 +71,7 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
     expect = sync_api.expect
 
     # The org admin logs in and invites a colleague as marketer.
-    admin = browser.new_context(viewport=DESKTOP).new_page()
+    admin = browser.new_context(viewport=viewport).new_page()
     admin.set_default_timeout(15_000)
     admin.goto(f"{live_server.url}/admin/login/")
     admin.fill("#id_username", "ada")
@@ -77,7 +90,9 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
     expect(row).to_contain_text("colleague@example.com")
     expect(row).to_contain_text("Acme Shop")
     expect(row).to_contain_text("pending")
-    shots(admin, "staff-invite")
+    expect(admin.locator("#site-name")).to_contain_text("Acme Shop · admin")
+    fits(admin, "#changelist-form .results")  # the table scrolls inside it, as in every Django changelist
+    shot(admin, "staff-invite")
 
     # It is a real send: the worker sends it, and its text carries the link.
     send = wait_for(
@@ -90,19 +105,21 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
     assert any(b"colleague@example.com" in m.read_bytes() for m in worker.messages())  # in the outbox too
 
     # The colleague, in a browser of their own, opens the link and chooses a username and a password.
-    colleague = browser.new_context(viewport=DESKTOP).new_page()
+    colleague = browser.new_context(viewport=viewport).new_page()
     colleague.set_default_timeout(15_000)
     colleague.goto(link)
     page = colleague.locator(".herald-invitation")
     expect(page).to_contain_text("You are invited to Acme Shop as marketer")
     expect(page).to_contain_text("Choose a username and a password for colleague@example.com.")
+    fits(colleague, ".herald-invitation")
     colleague.fill("#id_username", "colleague")
     colleague.fill("#id_password1", PASSWORD)
     colleague.fill("#id_password2", PASSWORD)
-    shots(colleague, "staff-accept")
+    shot(colleague, "staff-accept")
     colleague.click("input[type=submit][value='Create my account and join']")
     expect(colleague.locator(".messagelist")).to_contain_text("You are a marketer of Acme Shop.")
     expect(colleague.locator("#user-tools")).to_contain_text("colleague")
+    expect(colleague.locator("#site-name")).to_contain_text("Acme Shop · marketer")
     assert Invitation.objects.get().accepted_by.username == "colleague"
 
     # They see Acme Shop's campaigns and nothing of Other Shop's.
@@ -121,6 +138,7 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
     colleague.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/")
     colleague.click("text=Send to a list…")
     expect(colleague.locator("form.herald-send-to-list")).to_be_visible()
+    fits(colleague, "form.herald-send-to-list")
     colleague.set_input_files("#id_file", str(customers_csv(tmp_path / "customers.csv", bad=True)))
     colleague.click("input[type=submit][value='Check the list']")
     upload = colleague.locator(".herald-list-upload")
@@ -131,7 +149,8 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
     expect(problems.locator("td").nth(1)).to_have_text("email")
     expect(problems).to_contain_text(f"'customer{BAD_ROW - 1}.example.com' is not a valid email address.")
     expect(upload.locator("form.herald-confirm")).to_have_count(0)  # no Send button while it has problems
-    shots(colleague, "list-problems", full_page=False)  # the problems head the page
+    fits(colleague, "table.herald-problems")
+    shot(colleague, "list-problems", full_page=False)  # the problems head the page
 
     # They fix the file and upload it again: no problems, the first three messages as they will go.
     colleague.click(".breadcrumbs a:has-text('Send to a list')")
@@ -145,13 +164,15 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
     expect(messages.nth(0)).to_contain_text("Order A-1001 confirmed")
     expect(messages.nth(0).frame_locator("iframe.herald-framed").locator("p")).to_contain_text("Hello Ann1")
     expect(messages.nth(2).locator("h2")).to_have_text("Row 4: email to customer3@example.com")
+    for selector in ("fieldset.herald-message", "iframe.herald-framed", "form.herald-confirm"):
+        fits(colleague, selector)
     assert Send.objects.filter(campaign=campaign).count() == 0  # nothing sent before confirming
     # In a tall viewport, not a full-page capture, which leaves the messages' sandboxed frames unpainted.
-    colleague.set_viewport_size({"width": DESKTOP["width"], "height": 1880})
+    colleague.set_viewport_size({"width": width, "height": 1880 if not phone else 2600})
     upload.locator("h3:has-text('as they will go')").evaluate("h3 => h3.scrollIntoView({block: 'start'})")
     expect(messages.nth(2).frame_locator("iframe.herald-framed").locator("p")).to_contain_text("Hello Ann3")
-    shots(colleague, "list-preview", full_page=False)
-    colleague.set_viewport_size(DESKTOP)
+    shot(colleague, "list-preview", full_page=False)
+    colleague.set_viewport_size(viewport)
 
     # They confirm; the worker sends all thirty.
     confirm = upload.locator(f"form.herald-confirm input[type=submit][value='Send to {ROWS} rows']")
@@ -160,6 +181,7 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
         confirm.click()
     expect(upload.locator(".herald-sent")).to_contain_text(f"Sent: {ROWS} rows became trigger")
     expect(upload.locator(".herald-sent")).to_contain_text(f"({ROWS} sends)")
+    fits(colleague, ".herald-sent")
     wait_for(
         lambda: Send.objects.filter(campaign=campaign, status=Send.Status.SENT).count() == ROWS,
         what=f"the {ROWS} sends sent", log=worker.log,
@@ -168,4 +190,4 @@ def test_an_invited_marketer_joins_one_org_and_sends_to_a_list(
     assert fixed.subject == f"Order A-{1000 + BAD_ROW - 1} confirmed"
     colleague.reload()
     expect(upload.locator(".herald-sent")).to_be_visible()
-    shots(colleague, "list-sent")
+    shot(colleague, "list-sent")
