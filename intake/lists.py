@@ -70,8 +70,7 @@ def list_upload_create(
     problems = mapping_problems(headers, mapping)
     if problems:
         raise _invalid(*problems)
-    # An upload that was never sent holds a list of people; it is not kept past a day.
-    ListUpload.objects.filter(created_at__lt=timezone.now() - STALE_AFTER).exclude(content=b"").delete()
+    list_uploads_purge_stale()
     file_sha256 = hashlib.sha256(content).hexdigest()
     return ListUpload.objects.create(
         org=org, campaign=campaign, user=user if getattr(user, "pk", None) else None,
@@ -106,8 +105,7 @@ def list_upload_check(*, upload_id: int) -> ListUpload:
     except Invalid as exc:  # an XLSX whose header was fine, its rows not
         upload.status, upload.problem_count, upload.blocking = ListUpload.Status.CHECKED, 1, True
         upload.problems = [_shown(None, exc.problems[0])]
-        upload.save()
-        return upload
+        return _checked(upload)
     if is_xlsx(content):
         # Read once: the send, and a check with other columns, read it as CSV, twenty times faster.
         upload.content = list_file_csv(table)
@@ -161,7 +159,17 @@ def list_upload_check(*, upload_id: int) -> ListUpload:
         "messages": messages[:PREVIEW_MESSAGES],
         "sent_before": _sent_before(upload),
     }
-    upload.save()
+    return _checked(upload)
+
+
+def _checked(upload: ListUpload) -> ListUpload:
+    """Keep the findings, unless the upload was emptied while it was checked (an erasure): then not."""
+    fields = ("status", "content", "total", "done", "problems", "problem_count", "blocking", "preview")
+    kept = ListUpload.objects.filter(pk=upload.pk, status=ListUpload.Status.CHECKING).update(
+        **{name: getattr(upload, name) for name in fields}, updated_at=timezone.now()
+    )
+    if not kept:
+        upload.refresh_from_db()
     return upload
 
 
@@ -191,10 +199,29 @@ def list_upload_send(*, upload_id: int) -> ListUpload:
         upload.status, upload.error = ListUpload.Status.FAILED, f"{exc.message} {details}".strip()[:500]
         upload.save(update_fields=["status", "error", "updated_at"])
         return upload
+    # Sent: the trigger and its sends hold the list now, under retention and erasure; the upload keeps counts.
     upload.status, upload.trigger, upload.content = ListUpload.Status.SENT, result.trigger, b""
-    upload.done = upload.total
-    upload.save(update_fields=["status", "trigger", "content", "done", "updated_at"])
+    upload.done, upload.preview, upload.problems = upload.total, {}, []
+    upload.save(update_fields=["status", "trigger", "content", "done", "preview", "problems", "updated_at"])
     return upload
+
+
+def list_uploads_purge_stale() -> int:
+    """An upload never sent holds a list of people: it is not kept past a day (STALE_AFTER). How many went."""
+    stale = ListUpload.objects.filter(created_at__lt=timezone.now() - STALE_AFTER).exclude(
+        status=ListUpload.Status.SENT
+    )
+    return stale.delete()[0]
+
+
+def list_uploads_empty(*, org: Org) -> int:
+    """Empty every upload of the org not sent yet (its file, first rows, messages and problems): what an
+    erasure does, since a list may name the person in any spelling of their address. How many."""
+    held = ListUpload.objects.filter(org=org).exclude(status=ListUpload.Status.SENT)
+    return held.update(
+        content=b"", preview={}, problems=[], status=ListUpload.Status.FAILED, updated_at=timezone.now(),
+        error="Emptied when a recipient was erased: upload the list again.",
+    )  # fmt: skip
 
 
 def list_upload_fail(*, upload_id: int, error: str) -> None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from intake.lists import list_uploads_empty
 from orgs.models import AuditEntry, IdempotentRequest, Org
 from orgs.services import audit_record
 from outbound_webhooks.models import WebhookAttempt, WebhookDelivery
@@ -111,6 +112,7 @@ class Erasure:
     suppressions: int = 0
     admin_log_entries: int = 0
     idempotent_answers: int = 0
+    list_uploads: int = 0
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in vars(self).items() if k != "recipient_id"}
@@ -161,6 +163,7 @@ def recipient_erase(*, recipient: Recipient, actor: Any = None) -> Erasure:
         erasure.suppressions = _suppress_hashed(org, addresses, _held_by_others(org, recipient, addresses))
         erasure.admin_log_entries = _erase_admin_log(org, recipient, send_ids, addresses)
         erasure.idempotent_answers = _forget_idempotent_answers(org, addresses | {recipient.external_id})
+        erasure.list_uploads = list_uploads_empty(org=org)
         audit_record(
             actor=actor,
             action=AuditEntry.Action.RECIPIENT_ERASED,

@@ -1,15 +1,21 @@
 """Send to a list: a CSV or XLSX file checked row by row in the API's words, previewed, sent as a trigger."""
 
 import io
+from datetime import timedelta
 
 import openpyxl
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from intake.list_files import mapping_guess
+from intake.lists import list_upload_check, list_upload_create, list_uploads_empty
 from intake.models import ListUpload
 from intake.tasks import INLINE_ROWS
 from orgs.models import Membership
+from privacy.services import recipient_erase
+from privacy.tasks import purge_expired_sends
 from recipients.models import Recipient
 from sends.models import Send, Trigger
 from suppressions.models import Suppression
@@ -154,7 +160,9 @@ def test_confirming_twice_makes_one_trigger(marketer, shop_campaign):
     ]
     assert Send.objects.get(to_address="c2@example.com").context == {"order_number": "A-2"}
     assert f"trigger {trigger.pk}" in page
-    assert bytes(ListUpload.objects.get().content) == b"", "the list is not kept once it is sent"
+    sent = ListUpload.objects.get()
+    assert bytes(sent.content) == b"", "the list is not kept once it is sent"
+    assert (sent.preview, sent.problems, sent.total) == ({}, [], 3), "nor its first rows and messages"
 
 
 def test_the_sent_page_links_into_the_send_log_only_for_those_who_may_open_it(
@@ -386,3 +394,39 @@ def test_a_suppressed_phone_is_named_as_the_phone(marketer, org):
     [problem] = upload(marketer, campaign, csv_file("Mobile\n+49 151 12345678\n")).context["upload"].problems
     assert (problem["row"], problem["field"], problem["column"]) == (2, "phone", "Mobile")
     assert problem["message"] == "'+4915112345678' is suppressed: it will not be sent."
+
+
+def test_a_list_never_sent_is_gone_after_a_day_and_a_sent_one_keeps_its_counts(marketer, shop_campaign):
+    upload(marketer, shop_campaign, csv_file(HEADER + rows(3)))
+    preview = upload(marketer, shop_campaign, csv_file(HEADER + rows(2, start=7))).redirect_chain[-1][0]
+    marketer.post(preview, {"confirm": "1"})
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        purge_expired_sends()  # beat's hourly purge
+    [kept] = ListUpload.objects.all()
+    assert (kept.status, kept.total) == (ListUpload.Status.SENT, 2)
+
+
+def test_erasing_a_recipient_empties_the_orgs_lists_not_yet_sent(marketer, org, other_org, shop_campaign):
+    upload(marketer, shop_campaign, csv_file(HEADER + rows(3)))
+    theirs = list_upload_create(
+        org=other_org, campaign=CampaignFactory(org=other_org), user=None, name="theirs.csv",
+        content=(HEADER + rows(1)).encode(),
+    )  # fmt: skip
+    recipient = RecipientFactory(org=org, email="c2@example.com")
+    erasure = recipient_erase(recipient=recipient)
+    assert erasure.list_uploads == 1
+    emptied = ListUpload.objects.get(org=org)
+    assert (bytes(emptied.content), emptied.preview, emptied.problems) == (b"", {}, [])
+    assert emptied.status == ListUpload.Status.FAILED
+    page = marketer.get(url("campaigns_campaign_list_upload", shop_campaign.pk, emptied.pk)).content.decode()
+    assert "c2@example.com" not in page and "upload the list again" in page
+    assert bytes(ListUpload.objects.get(pk=theirs.pk).content), "another org's list is not touched"
+
+
+def test_a_check_running_while_the_list_is_emptied_keeps_nothing_of_it(org, shop_campaign):
+    listed = list_upload_create(
+        org=org, campaign=shop_campaign, user=None, name="c.csv", content=(HEADER + rows(3)).encode()
+    )
+    list_uploads_empty(org=org)  # an erasure, between the upload and its check
+    checked = list_upload_check(upload_id=listed.pk)
+    assert (checked.status, checked.preview, bytes(checked.content)) == (ListUpload.Status.FAILED, {}, b"")
