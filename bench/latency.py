@@ -26,6 +26,9 @@ class LatencyResult:
     to_sent: list[float]  # seconds, due -> sent_at, one per trigger
     answered: list[float]  # seconds, due -> response
     not_sent: int
+    # Where the slowest trigger's time went: due -> answered, answered -> its last send claimed by a worker,
+    # claimed -> sent (render, the provider call, the record), each of the trigger at the p99 of to_sent.
+    p99_parts: dict[str, float] | None = None
 
     @staticmethod
     def percentile(values: list[float], p: float) -> float:
@@ -66,12 +69,21 @@ def run(web: Web, tenant: Tenant, *, rate: float, seconds: float, recipients: in
         wait_until(
             lambda: sends.filter(status=Send.Status.SENT).count() >= total, timeout=60, what="latency sends"
         )
-    sent_at = {
-        str(c): t for c, t in sends.filter(status=Send.Status.SENT).values_list("correlation_id", "sent_at")
+    times = {
+        str(c): (claimed.timestamp(), sent.timestamp())
+        for c, claimed, sent in sends.filter(status=Send.Status.SENT).values_list(
+            "correlation_id", "claimed_at", "sent_at"
+        )
     }
-    to_sent = [
-        max(sent_at[c] for c in correlation[i]).timestamp() - due[i]
-        for i in range(count)
-        if all(c in sent_at for c in correlation[i])
-    ]
-    return LatencyResult(rate, to_sent, list(answered.values()), count - len(to_sent))
+    done = [i for i in range(count) if all(c in times for c in correlation[i])]
+    to_sent = {i: max(times[c][1] for c in correlation[i]) - due[i] for i in done}
+    result = LatencyResult(rate, list(to_sent.values()), list(answered.values()), count - len(done))
+    if len(done) >= 2:
+        p99 = result.percentile(result.to_sent, 99)
+        i = min(done, key=lambda i: abs(to_sent[i] - p99))  # the trigger at the p99
+        last = max(correlation[i], key=lambda c: times[c][1])
+        claimed, sent = times[last]
+        result.p99_parts = {
+            "answered": answered[i], "claimed": claimed - due[i] - answered[i], "sent": sent - claimed,
+        }  # fmt: skip
+    return result

@@ -296,7 +296,14 @@ def provider_rows(runs: list) -> list[Row]:
                 Row(
                     "7i",
                     f"provider {r.delay_ms} ms: 10-recipient trigger to sent during {r.herald.n:,} bulk, p99"
-                    + (f" ({lat.not_sent} not sent)" if lat.not_sent else ""),
+                    + (f" ({lat.not_sent} not sent)" if lat.not_sent else "")
+                    + (
+                        " (its answer {answered}, then claimed {claimed}, then sent {sent})".format(
+                            **{k: ms(v) for k, v in lat.p99_parts.items()}
+                        )
+                        if lat.p99_parts
+                        else ""
+                    ),
                     ms(p99),
                     ms(PROVIDER_INTERACTIVE_P99),
                     p99 / PROVIDER_INTERACTIVE_P99,
