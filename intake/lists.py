@@ -12,6 +12,7 @@ from dataclasses import asdict, replace
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignKind
@@ -48,6 +49,7 @@ MAX_PROBLEMS_KEPT = 1_000
 PREVIEW_ROWS = 20
 PREVIEW_MESSAGES = 3
 STALE_AFTER = timedelta(days=1)
+_WORKING = [ListUpload.Status.CHECKING, ListUpload.Status.SENDING]
 
 
 def list_upload_create(
@@ -110,7 +112,8 @@ def list_upload_check(*, upload_id: int) -> ListUpload:
         # Read once: the send, and a check with other columns, read it as CSV, twenty times faster.
         upload.content = list_file_csv(table)
     upload.total = len(table.rows)
-    ListUpload.objects.filter(pk=upload.pk).update(total=upload.total)  # the progress bar's length
+    # The progress bar's length; updated_at says the check is alive (list_uploads_purge_stale).
+    ListUpload.objects.filter(pk=upload.pk).update(total=upload.total, updated_at=timezone.now())
     problems: list[dict] = []
     count, blocking = 0, False
     size_problem = _size_problem(len(table.rows))
@@ -150,7 +153,7 @@ def list_upload_check(*, upload_id: int) -> ListUpload:
         for p in planned:
             if len(messages) < PREVIEW_MESSAGES and p.index not in bad_rows:
                 messages += _rendered(org, campaign, p, table.numbers[start + p.index])
-        ListUpload.objects.filter(pk=upload.pk).update(done=start + len(chunk))
+        ListUpload.objects.filter(pk=upload.pk).update(done=start + len(chunk), updated_at=timezone.now())
     problems.sort(key=lambda p: p["row"] or 0)
     upload.status, upload.done = ListUpload.Status.CHECKED, len(specs)
     upload.problems, upload.problem_count, upload.blocking = problems, count, blocking
@@ -182,7 +185,7 @@ def list_upload_send(*, upload_id: int) -> ListUpload:
     """
     claimed = ListUpload.objects.filter(
         pk=upload_id, status=ListUpload.Status.CHECKED, blocking=False
-    ).update(status=ListUpload.Status.SENDING, done=0)
+    ).update(status=ListUpload.Status.SENDING, done=0, updated_at=timezone.now())
     upload = ListUpload.objects.select_related("org", "campaign").get(pk=upload_id)
     if not claimed:
         return upload
@@ -207,17 +210,23 @@ def list_upload_send(*, upload_id: int) -> ListUpload:
 
 
 def list_uploads_purge_stale() -> int:
-    """An upload never sent holds a list of people: it is not kept past a day (STALE_AFTER). How many went."""
-    stale = ListUpload.objects.filter(created_at__lt=timezone.now() - STALE_AFTER).exclude(
-        status=ListUpload.Status.SENT
-    )
-    return stale.delete()[0]
+    """An upload never sent holds a list of people: it is not kept past a day (STALE_AFTER), unless a worker
+    is at it this hour (a worker that died leaves it to go then). How many went."""
+    now = timezone.now()
+    working = Q(status__in=_WORKING, updated_at__gte=now - timedelta(hours=1))
+    stale = ListUpload.objects.filter(created_at__lt=now - STALE_AFTER).exclude(working)
+    return stale.exclude(status=ListUpload.Status.SENT).delete()[0]
 
 
 def list_uploads_empty(*, org: Org) -> int:
-    """Empty every upload of the org not sent yet (its file, first rows, messages and problems): what an
-    erasure does, since a list may name the person in any spelling of their address. How many."""
-    held = ListUpload.objects.filter(org=org).exclude(status=ListUpload.Status.SENT)
+    """Empty every upload of the org that is not sent or being sent and still holds rows (its file, first
+    rows, messages and problems): what an erasure does, since a list may name the person in any spelling of
+    their address. One being sent is left to its worker, which empties its file once it is sent. How many."""
+    held = (
+        ListUpload.objects.filter(org=org)
+        .exclude(status__in=[ListUpload.Status.SENT, ListUpload.Status.SENDING])
+        .exclude(content=b"", preview={}, problems=[])
+    )
     return held.update(
         content=b"", preview={}, problems=[], status=ListUpload.Status.FAILED, updated_at=timezone.now(),
         error="Emptied when a recipient was erased: upload the list again.",
@@ -226,8 +235,7 @@ def list_uploads_empty(*, org: Org) -> int:
 
 def list_upload_fail(*, upload_id: int, error: str) -> None:
     """A check or send that broke off: failed, with why, unless it had finished."""
-    working = [ListUpload.Status.CHECKING, ListUpload.Status.SENDING]
-    ListUpload.objects.filter(pk=upload_id, status__in=working).update(
+    ListUpload.objects.filter(pk=upload_id, status__in=_WORKING).update(
         status=ListUpload.Status.FAILED, error=error[:500]
     )
 

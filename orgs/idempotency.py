@@ -34,6 +34,8 @@ class IdempotentWritesMixin:
 
     # Actions that keep the key themselves (the trigger stores it on the Trigger, shared with the dialects).
     idempotency_handled_by_action: frozenset[str] = frozenset()
+    # Fields of an answer shown once (a secret) and so never stored: a replay answers them as null.
+    idempotency_unrecorded_fields: frozenset[str] = frozenset()
 
     def dispatch(self, request, *args, **kwargs):
         key = request.headers.get(HEADER)
@@ -95,10 +97,15 @@ class IdempotentWritesMixin:
                     key=key,
                     fingerprint=self._idempotency_fingerprint,
                     status_code=response.status_code,
-                    body=response.data,
+                    body=self._recordable(response.data),
                 )
         except IntegrityError:
             raise _AnsweredBefore from None
+
+    def _recordable(self, data):
+        if not isinstance(data, dict) or not self.idempotency_unrecorded_fields:
+            return data
+        return {k: None if k in self.idempotency_unrecorded_fields else v for k, v in data.items()}
 
     def _replay(self, key: str) -> Response:
         first = IdempotentRequest.objects.get(org=self.request.user.org, key=key)

@@ -6,9 +6,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from anymail.utils import get_request_basic_auth
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 
 from providers.models import Provider
 from providers.services import tracking_secret_matches
@@ -19,12 +20,14 @@ posting_org: ContextVar[int | None] = ContextVar("posting_org", default=None)
 
 
 @csrf_exempt
+@sensitive_variables("presented")
 def provider_tracking(request, provider_id: int):
+    if request.method == "HEAD":
+        return HttpResponse()  # as Anymail's own views: some ESPs check the URL so, without credentials
     provider = Provider.objects.filter(pk=provider_id).first()
-    if provider is None or not provider.spec.tracking:
-        raise Http404("No such provider.")
     presented = get_request_basic_auth(request)
-    if not tracking_secret_matches(provider, presented):
+    # An unknown provider, one that posts no webhooks and a wrong secret are one answer: ids tell nothing.
+    if provider is None or not provider.spec.tracking or not tracking_secret_matches(provider, presented):
         response = HttpResponse(
             "Missing or wrong basic auth: give the provider's tracking webhook secret.",
             status=401, content_type="text/plain",
@@ -37,12 +40,15 @@ def provider_tracking(request, provider_id: int):
         return view.dispatch(request)
 
 
-def _signing(provider: Provider) -> dict[str, str]:
-    """The keys the kind's view checks signatures with, from the account's credentials."""
-    if provider.kind != "mailgun":
-        return {}
+def _signing(provider: Provider) -> dict[str, str | None]:
+    """The keys the kind's view checks signatures with: the account's own, given even where it has none,
+    so that the view never falls back on the server's ANYMAIL_* keys, which sign another account's."""
     credentials = provider.credentials
-    return {"webhook_signing_key": credentials.get("webhook_signing_key") or credentials["api_key"]}
+    if provider.kind == "mailgun":
+        return {"webhook_signing_key": credentials.get("webhook_signing_key") or credentials["api_key"]}
+    if provider.kind == "sendgrid":
+        return {"tracking_webhook_verification_key": None}  # its basic auth is the account's check
+    return {}
 
 
 @contextmanager

@@ -74,7 +74,8 @@ def delivery_event_record(
     """
     send = _send_for(event, org_id)
     record = DeliveryEvent(
-        org_id=send.org_id if send else None,
+        # An org's own account's event is the org's even where it matches no send (mail sent elsewhere).
+        org_id=send.org_id if send else org_id,
         send=send,
         esp_name=esp_name,
         event_type=event.event_type or Type.UNKNOWN,
@@ -87,7 +88,7 @@ def delivery_event_record(
         mta_response=event.mta_response or "",
         reject_reason=(event.reject_reason or "")[:16],
         payload=_as_json(event.esp_event),
-        dedupe_key=dedupe_key(esp_name=esp_name, event=event),
+        dedupe_key=dedupe_key(esp_name=esp_name, event=event, org_id=org_id),
     )
     if send is not None and not send.to_address:
         # The recipient was erased: the event still counts, but what it says about the person is not kept.
@@ -121,7 +122,7 @@ def delivery_event_record(
     return record
 
 
-def dedupe_key(*, esp_name: str, event: AnymailTrackingEvent) -> str:
+def dedupe_key(*, esp_name: str, event: AnymailTrackingEvent, org_id: int | None = None) -> str:
     """What makes an event the same event when it is posted again.
 
     The provider's event id where it gives one, with the recipient: Amazon SES gives one SNS id to the events
@@ -134,6 +135,8 @@ def dedupe_key(*, esp_name: str, event: AnymailTrackingEvent) -> str:
     else:
         when = event.timestamp.isoformat() if event.timestamp else ""
         parts = [esp_name, str(event.message_id or ""), str(event.event_type), when, recipient]
+    if org_id is not None:  # an org's own account: no other account's events can take its keys first
+        parts.insert(0, f"org {org_id}")
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 

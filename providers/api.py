@@ -92,6 +92,7 @@ class ProviderViewSet(OrgScopedViewSet):
     serializer_class = ProviderSerializer
     model = Provider
     required_scopes = {"read": "providers", "write": "providers"}
+    idempotency_unrecorded_fields = frozenset({"tracking_secret"})
 
     def perform_create(self, serializer):
         serializer.instance = provider_create(

@@ -9,6 +9,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from intake import lists
 from intake.list_files import mapping_guess
 from intake.lists import list_upload_check, list_upload_create, list_uploads_empty
 from intake.models import ListUpload
@@ -430,3 +431,47 @@ def test_a_check_running_while_the_list_is_emptied_keeps_nothing_of_it(org, shop
     list_uploads_empty(org=org)  # an erasure, between the upload and its check
     checked = list_upload_check(upload_id=listed.pk)
     assert (checked.status, checked.preview, bytes(checked.content)) == (ListUpload.Status.FAILED, {}, b"")
+
+
+def test_a_list_emptied_while_its_check_runs_keeps_none_of_the_findings(org, shop_campaign, monkeypatch):
+    listed = list_upload_create(
+        org=org, campaign=shop_campaign, user=None, name="c.csv", content=(HEADER + rows(3)).encode()
+    )
+    checking = lists.trigger_check
+
+    def erased_meanwhile(*args, **kwargs):
+        list_uploads_empty(org=org)  # an erasure commits while the worker checks the rows
+        return checking(*args, **kwargs)
+
+    monkeypatch.setattr(lists, "trigger_check", erased_meanwhile)
+    checked = list_upload_check(upload_id=listed.pk)
+    stored = ListUpload.objects.get(pk=listed.pk)
+    assert (stored.status, stored.preview, stored.problems) == (ListUpload.Status.FAILED, {}, [])
+    assert bytes(stored.content) == b"" and checked.status == ListUpload.Status.FAILED
+
+
+def test_an_erasure_counts_only_the_lists_it_emptied_and_leaves_one_being_sent(org, shop_campaign):
+    def listed(name):
+        return list_upload_create(
+            org=org, campaign=shop_campaign, user=None, name=name, content=(HEADER + rows(2)).encode()
+        )
+
+    waiting, sending = listed("a.csv"), listed("b.csv")
+    ListUpload.objects.filter(pk=sending.pk).update(status=ListUpload.Status.SENDING)
+    assert list_uploads_empty(org=org) == 1
+    assert list_uploads_empty(org=org) == 0, "emptied once, counted once"
+    assert bytes(ListUpload.objects.get(pk=sending.pk).content), "its worker empties it once it is sent"
+    assert ListUpload.objects.get(pk=waiting.pk).status == ListUpload.Status.FAILED
+
+
+def test_the_hourly_purge_leaves_a_list_a_worker_is_still_at(marketer, org, shop_campaign):
+    at_work = list_upload_create(
+        org=org, campaign=shop_campaign, user=None, name="long.csv", content=(HEADER + rows(2)).encode()
+    )
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        ListUpload.objects.filter(pk=at_work.pk).update(updated_at=timezone.now())  # its progress just moved
+        purge_expired_sends()
+        assert ListUpload.objects.filter(pk=at_work.pk).exists()
+    with time_machine.travel(timezone.now() + timedelta(hours=27)):
+        purge_expired_sends()  # no progress for two hours: its worker died
+        assert not ListUpload.objects.filter(pk=at_work.pk).exists()

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from orgs.models import AuditEntry
+from orgs.models import AuditEntry, IdempotentRequest
 from providers.models import Provider
 from providers.services import provider_create
 from sends.models import DeliveryEvent, Send
@@ -32,6 +32,11 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
 ]
 ADDRESS = "ada@example.com"
+# A public key (any will do: what it signs is not what the org's account posts), as SendGrid gives one.
+SERVER_SENDGRID_KEY = (
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEh+o5aT4Dnij/TlWeDfusJ9nuxDoqqpq3LmzGQCdMhd//TrGrVlUQqFAbDWU7QJzE4tJEeY3O"
+    "+pQEUJ+hLGYU0A=="
+)
 T0 = 1714557600
 BUILDERS = {"postmark": postmark, "sendgrid": sendgrid, "mailgun": mailgun, "brevo": brevo}
 ESP_NAMES = {"postmark": "Postmark", "sendgrid": "SendGrid", "mailgun": "Mailgun", "brevo": "Brevo"}
@@ -110,8 +115,37 @@ def test_its_events_cannot_move_another_orgs_send(client, org, other_org):
     theirs.refresh_from_db()
     assert theirs.status == Send.Status.SENT
     event = DeliveryEvent.objects.get()
-    assert (event.send, event.org) == (None, None)
+    assert (event.send, event.org) == (None, org), "kept as the posting org's, matching none of its sends"
     assert not Suppression.objects.filter(org=other_org).exists()
+
+
+def test_an_orgs_events_take_no_dedupe_key_from_another_account(client, org, other_org):
+    # The same event posted by another org's account first: this org's is still stored, and applied.
+    mine, theirs = account(org), account(other_org)
+    assert post(client, theirs, "bounced", theirs.tracking_secret).status_code == 200
+    send = sent(org, mine)
+    assert post(client, mine, "bounced", mine.tracking_secret).status_code == 200
+    send.refresh_from_db()
+    assert send.status == Send.Status.BOUNCED
+    assert DeliveryEvent.objects.filter(org=org, send=send).count() == 1
+
+
+def test_a_sendgrid_account_is_not_checked_with_the_servers_signing_key(client, org, settings):
+    # The operator signs their own SendGrid account's webhooks; an org's account is checked by its secret.
+    settings.ANYMAIL = {**ANYMAIL_SETTINGS, "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": SERVER_SENDGRID_KEY}
+    provider = account(org, "sendgrid")
+    send = sent(org, provider, "sendgrid")
+    assert post(client, provider, "delivered", provider.tracking_secret, "sendgrid").status_code == 200
+    send.refresh_from_db()
+    assert send.status == Send.Status.DELIVERED
+
+
+def test_a_head_without_credentials_is_answered_and_an_unknown_id_looks_like_a_wrong_secret(client, org):
+    provider = account(org)
+    assert client.head(f"/anymail/providers/{provider.pk}/tracking/").status_code == 200
+    assert post(client, provider, "bounced", "herald:wrong").status_code == 401
+    unknown = Provider(pk=provider.pk + 1000, kind="postmark")
+    assert post(client, unknown, "bounced", provider.tracking_secret).status_code == 401
 
 
 def test_the_servers_webhook_cannot_move_a_send_an_orgs_own_account_sent(client, org):
@@ -123,6 +157,24 @@ def test_the_servers_webhook_cannot_move_a_send_an_orgs_own_account_sent(client,
     send.refresh_from_db()
     assert send.status == Send.Status.SENT
     assert not Suppression.objects.exists()
+
+
+def test_a_secret_is_never_stored_with_an_idempotent_answer(org):
+    api = _api(org)
+    body = {"kind": "postmark", "name": "Postmark EU", "credentials": {"server_token": "t"}}
+    first = api.post("/api/v1/providers/", body, format="json", HTTP_IDEMPOTENCY_KEY="add-pm")
+    secret = first.json()["tracking_secret"]
+    assert secret
+    replayed = api.post("/api/v1/providers/", body, format="json", HTTP_IDEMPOTENCY_KEY="add-pm")
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json()["tracking_secret"] is None and replayed.json()["id"] == first.json()["id"]
+    stored = " ".join(str(body) for body in IdempotentRequest.objects.values_list("body", flat=True))
+    assert secret.partition(":")[2] not in stored
+    pk = first.json()["id"]
+    renewed = api.post(f"/api/v1/providers/{pk}/tracking_secret/", HTTP_IDEMPOTENCY_KEY="renew-1")
+    assert renewed.json()["tracking_secret"]
+    stored = " ".join(str(body) for body in IdempotentRequest.objects.values_list("body", flat=True))
+    assert renewed.json()["tracking_secret"].partition(":")[2] not in stored
 
 
 def test_a_new_secret_replaces_the_old_one_and_is_shown_only_in_its_answer(client, org):
@@ -171,7 +223,7 @@ def test_a_kind_that_posts_no_webhooks_has_no_tracking_url_or_secret(client, org
     assert refused.status_code == 400
     assert refused.json()["error"]["problems"][0]["field"] == "kind"
     webhook = client.post(f"/anymail/providers/{smtp.pk}/tracking/", "{}", content_type="application/json")
-    assert webhook.status_code == 404
+    assert webhook.status_code == 401, "as any id that takes no events"
 
 
 def _api(org):
