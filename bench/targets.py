@@ -339,9 +339,11 @@ def failover_row(result: failover.FailoverResult) -> Row:
     """7g: what an outage of an org's first provider adds to its sends' time to sent, at p99."""
     return Row(
         "7g",
-        f"provider {failover.DELAY_MS} ms, first of two down: p99 accepted to sent, added "
-        f"({result.n:,} sends, {result.rate_down:,.0f}/s vs {result.rate_up:,.0f}/s; "
-        f"{result.primary_failures} calls to the one down)",
+        f"provider {failover.DELAY_MS} ms, first of two down: p99 due to sent, added "
+        f"({result.n:,} sends at {failover.RATE * failover.RECIPIENTS}/s; "
+        f"{result.primary_failures} calls to the one down"
+        + (f"; {result.not_sent} triggers not sent" if result.not_sent else "")
+        + ")",
         f"{result.added:+.2f} s",
         f"{result.p99_up:.2f} s both up",
         result.added / FAILOVER_ADDED_P99,
