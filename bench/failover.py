@@ -2,7 +2,7 @@
 real backend. The same run twice, both providers up, then the first down (every call a 500): how much
 later the sends end, at p99 from due to sent.
 
-Open loop, at a steady 200 sends a second (10-recipient triggers), below what one provider takes (7c):
+Open loop, at a steady 200 sends a second (100-recipient triggers), below what one provider takes (7c):
 each send's time is then its own, and the difference is what the outage adds to it. (A bulk run triggered
 all at once measured its own length instead: its p99 was its last send, so any change of rate between the
 two runs, noise included, showed up as seconds added.)"""
@@ -20,8 +20,10 @@ from providers.services import provider_create
 DELAY_MS = 100
 
 
-RATE = 20  # triggers a second
-RECIPIENTS = 10
+# Triggers of 100, each a chunk with its calls in flight together: ten-recipient ones at 20 a second
+# would measure instead how many small tasks a process takes a second, each waiting on its own calls.
+RATE = 2  # triggers a second
+RECIPIENTS = 100
 LONGEST = 30  # seconds a phase, at most
 
 
