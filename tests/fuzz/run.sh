@@ -22,6 +22,9 @@ unset DATABASE_URL CELERY_BROKER_URL REDIS_URL
 # schemathesis sends them first), so those reach the dialects' real logic: Message Central's mailing 1 and
 # recipients 13, 20 and 22; trigger launch's campaigns 84 and 96, its link, its example token and profiles;
 # parcelLab's WarehouseNotification (email and SMS); Marketing Cloud's definition by GUID and by key.
+# The token has the default scopes, not `providers`: a provider the fuzzer managed to create would send the
+# org's mail to that ESP's real URL, off this machine. The providers endpoints get their 403 here, and their
+# hostile input from tests/core/test_hostile_sweep.py, with a token of every scope.
 TOKEN=$(.venv/bin/python manage.py shell -c "
 import uuid
 from campaigns.models import Campaign
