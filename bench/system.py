@@ -196,12 +196,13 @@ class Worker(Service):
     only `queue`: production's dedicated interactive workers (docs/operations.md)."""
 
     def __init__(
-        self, concurrency: int = WORKER_CONCURRENCY, *, queue: str | None = None, env: dict | None = None
-    ):
+        self, concurrency: int = WORKER_CONCURRENCY, *, queue: str | None = None, env: dict | None = None,
+        pool: str = "prefork",
+    ):  # fmt: skip
         self.concurrency = concurrency
         name = f"worker-{queue}" if queue else "worker"
         argv = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", f"--pool={pool}",
             f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--hostname", f"bench-{name}-{os.getpid()}@%h", *(["--queues", queue] if queue else []),
         ]  # fmt: skip
